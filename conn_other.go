@@ -1,0 +1,29 @@
+//go:build !linux
+
+package sdnotify
+
+import (
+	"context"
+	"errors"
+	"os"
+)
+
+// supported is false: systemd runs only on Linux, so New ignores
+// NOTIFY_SOCKET here and NewAddr reports errors.ErrUnsupported.
+const supported = false
+
+var sendTimeout = DefaultTimeout
+
+type conn struct{}
+
+func dial(*address) (*conn, error) { return nil, errors.ErrUnsupported }
+
+func (*conn) close() error { return nil }
+
+func (*conn) interrupt() {}
+
+func (*conn) send(context.Context, []byte, []*os.File, int) error { return errors.ErrUnsupported }
+
+func reconnectable(error) bool { return false }
+
+func monotonicUsec() uint64 { return 0 }
