@@ -40,18 +40,18 @@ type Listener struct {
 
 	sock *socket // platform part
 
-	mu       sync.Mutex // guards the fields below
-	msgs     []*Message
-	next     int           // index in msgs of the message Next returns
-	arrived  chan struct{} // closed and replaced when a message arrives
-	err      error         // why reading stopped, once it has
-	holding  bool          // keep barrier pipes open
-	held     []*os.File    // barrier pipes kept open
-	closed   bool
-	paused   bool
-	resumed  chan struct{} // closed by Resume
-	done     chan struct{} // closed when the reader returns
-	tempDir  string
+	mu      sync.Mutex // guards the fields below
+	msgs    []*Message
+	next    int           // index in msgs of the message Next returns
+	arrived chan struct{} // closed and replaced when a message arrives
+	err     error         // why reading stopped, once it has
+	holding bool          // keep barrier pipes open
+	held    []*os.File    // barrier pipes kept open
+	closed  bool
+	paused  bool
+	resumed chan struct{} // closed by Resume
+	done    chan struct{} // closed when the reader returns
+	tempDir string
 
 	closeOnce sync.Once
 	closeErr  error
