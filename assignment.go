@@ -158,7 +158,7 @@ func Statusf(format string, args ...any) Assignment {
 }
 
 func repairStatus(s string) string {
-	if utf8.ValidString(s) && strings.IndexAny(s, "\n\r\x00") < 0 {
+	if utf8.ValidString(s) && !strings.ContainsAny(s, "\n\r\x00") {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")

@@ -253,7 +253,7 @@ func TestAddressErrors(t *testing.T) {
 				if !errors.Is(err, tt.errno) {
 					t.Fatalf("Ready() = %v; want an error wrapping %v", err, tt.errno)
 				}
-				if !strings.HasPrefix(err.Error(), "sdnotify: ") || !strings.Contains(err.Error(), fmt.Sprintf("%s", tt.addr)) {
+				if !strings.HasPrefix(err.Error(), "sdnotify: ") || !strings.Contains(err.Error(), tt.addr) {
 					t.Errorf("error %q does not start with sdnotify: and name %q", err, tt.addr)
 				}
 			}
