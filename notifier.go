@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -359,12 +361,32 @@ func (n *Notifier) Reloading() error { return n.Send(Reloading()) }
 // Status sends STATUS=text, repaired as the function Status describes.
 func (n *Notifier) Status(text string) error { return n.Send(Status(text)) }
 
-// Statusf sends a status formatted with fmt.Sprintf.
+// Statusf sends a status formatted with fmt.Sprintf, repaired as the
+// function Status describes. It formats straight into the Notifier's
+// buffer, and not at all if the Notifier is disabled.
 func (n *Notifier) Statusf(format string, args ...any) error {
 	if !n.Enabled() {
 		return n.closedErr()
 	}
-	return n.Send(Statusf(format, args...))
+	ctx := context.Background()
+	if err := n.lock(ctx); err != nil {
+		return err
+	}
+	defer n.unlock()
+	const prefix = "STATUS="
+	b := fmt.Appendf(append(n.buf[:0], prefix...), format, args...)
+	if text := b[len(prefix):]; !utf8.Valid(text) || bytes.ContainsAny(text, "\n\r\x00") {
+		b = append(b[:len(prefix)], repairStatus(string(text))...)
+	}
+	if len(b) > MaxStateLen {
+		k := MaxStateLen
+		for !utf8.RuneStart(b[k]) {
+			k--
+		}
+		b = b[:k]
+	}
+	n.buf = b
+	return n.sendLocked(ctx, b, nil, 0)
 }
 
 // Watchdog sends WATCHDOG=1, the watchdog keep-alive. See also

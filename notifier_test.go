@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -689,5 +690,90 @@ func TestWaitingForLockHonoursContext(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("Close did not interrupt a blocked send")
+	}
+}
+
+func TestStatusfRepairsAndFits(t *testing.T) {
+	l := sdnotifytest.New(t)
+	n := l.Notifier()
+	defer n.Close()
+	if err := n.Statusf("%s and %s", "one\nREADY=1", "caf\xe9"); err != nil {
+		t.Fatal(err)
+	}
+	expectData(t, l, "STATUS=one READY=1 and caf\uFFFD")
+	if err := n.Statusf("%s", strings.Repeat("é", sdnotify.MaxStateLen)); err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, l)
+	if len(m.Data) != sdnotify.MaxStateLen-1 || m.Err != nil || len(m.Ignored) != 0 {
+		t.Fatalf("long status arrived as %d bytes (%v, %v); want %d, whole characters", len(m.Data), m.Err, m.Ignored, sdnotify.MaxStateLen-1)
+	}
+}
+
+func TestAllocations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures allocations")
+	}
+	// A receiver that drains without allocating, unlike a Listener, whose
+	// allocations testing.AllocsPerRun would count.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{}); err != nil { // autobind: an abstract name
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := sa.(*syscall.SockaddrUnix).Name
+	tv := syscall.Timeval{Usec: 20000}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		buf := make([]byte, 8192)
+		for !stop.Load() {
+			syscall.Read(fd, buf)
+		}
+	}()
+	defer func() { stop.Store(true); <-drained; syscall.Close(fd) }()
+
+	n := sdnotify.NewAddr(addr)
+	defer n.Close()
+	if err := n.Ready(); err != nil { // opens the socket
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		max  float64
+		send func() error
+	}{
+		{"Notify", 0, func() error { return n.Notify("WATCHDOG=1") }},
+		{"Send", 0, func() error { return n.Send(sdnotify.Watchdog) }},
+		{"Send two", 0, func() error { return n.Send(sdnotify.Ready, sdnotify.Status("serving")) }},
+		{"Statusf", 1, func() error { return n.Statusf("request %d", 123456) }},
+	} {
+		var serr error
+		got := testing.AllocsPerRun(100, func() {
+			if err := tt.send(); err != nil {
+				serr = err
+			}
+		})
+		if serr != nil {
+			t.Fatalf("%s: %v", tt.name, serr)
+		}
+		if got > tt.max {
+			t.Errorf("%s: %v allocations per send; want at most %v", tt.name, got, tt.max)
+		}
+	}
+	os.Unsetenv("NOTIFY_SOCKET")
+	off := sdnotify.New()
+	if got := testing.AllocsPerRun(100, func() { off.Notify("READY=1"); off.Statusf("x %d", 123456) }); got > 1 {
+		t.Errorf("disabled: %v allocations; want none beyond boxing Statusf's argument", got)
 	}
 }
