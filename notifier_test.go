@@ -31,6 +31,27 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
+// pair returns a fake manager and a Notifier that sends to it, both closed
+// when the test ends.
+func pair(t *testing.T) (*sdnotifytest.Listener, *sdnotify.Notifier) {
+	t.Helper()
+	l := sdnotifytest.New(t)
+	n := l.Notifier()
+	t.Cleanup(func() { n.Close() })
+	return l, n
+}
+
+// pipe returns both ends of a new pipe, closed when the test ends.
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
 // next returns the next datagram l receives, failing the test if none
 // arrives in time.
 func next(t *testing.T, l *sdnotifytest.Listener) *sdnotifytest.Message {
@@ -94,9 +115,7 @@ func TestNotifyExactBytes(t *testing.T) {
 }
 
 func TestHelpersExactBytes(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	tests := []struct {
 		name string
 		send func() error
@@ -141,9 +160,7 @@ func TestHelpersExactBytes(t *testing.T) {
 }
 
 func TestReloadingOneDatagram(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	before := monotonicNow(t)
 	if err := n.Reloading(); err != nil {
 		t.Fatal(err)
@@ -303,9 +320,7 @@ func TestRelativePathNeverUsed(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	tests := []struct {
 		name string
 		send func() error
@@ -363,9 +378,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestStatusRepair(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	tests := []struct {
 		name, text, want string
 	}{
@@ -391,9 +404,7 @@ func TestStatusRepair(t *testing.T) {
 }
 
 func TestStatusShortenedToFit(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	text := strings.Repeat("é", sdnotify.MaxStateLen) // 2 bytes each
 	if err := n.Send(sdnotify.Ready, sdnotify.Status(text)); err != nil {
 		t.Fatal(err)
@@ -452,9 +463,7 @@ func TestReceiverGone(t *testing.T) {
 }
 
 func TestConcurrentSends(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	const goroutines, sends = 16, 100
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines)
@@ -499,9 +508,7 @@ func TestConcurrentSends(t *testing.T) {
 }
 
 func TestCloseOnExec(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	_, n := pair(t)
 	before := socketLinks(t)
 	if err := n.Open(); err != nil {
 		t.Fatal(err)
@@ -605,9 +612,7 @@ func TestOpenReportsUnreachable(t *testing.T) {
 }
 
 func TestBoundedSend(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	l.Pause()
 	// Fill the receiver's queue: a send that would block returns the
 	// context's error in time instead.
@@ -659,9 +664,7 @@ func TestBoundedSend(t *testing.T) {
 }
 
 func TestWaitingForLockHonoursContext(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	l.Pause()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -694,9 +697,7 @@ func TestWaitingForLockHonoursContext(t *testing.T) {
 }
 
 func TestStatusfRepairsAndFits(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	if err := n.Statusf("%s and %s", "one\nREADY=1", "caf\xe9"); err != nil {
 		t.Fatal(err)
 	}

@@ -19,15 +19,8 @@ import (
 )
 
 func TestStoreFiles(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	l, n := pair(t)
+	r, w := pipe(t)
 	if err := n.StoreFiles("pipe-1", r, w); err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +46,7 @@ func TestStoreFiles(t *testing.T) {
 }
 
 func TestMaxFiles(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	files := make([]*os.File, sdnotify.MaxFiles)
 	for i := range files {
 		files[i] = os.Stdin
@@ -69,15 +60,8 @@ func TestMaxFiles(t *testing.T) {
 }
 
 func TestSendMessageWithFilesDoesNotBlockThem(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	l, n := pair(t)
+	r, _ := pipe(t) // the write end stays open: reads wait
 	if err := n.SendMessage(context.Background(), sdnotify.Message{
 		Assignments: []sdnotify.Assignment{sdnotify.FDStore, sdnotify.FDName("p")},
 		Files:       []*os.File{r},
@@ -96,9 +80,7 @@ func TestSendMessageWithFilesDoesNotBlockThem(t *testing.T) {
 }
 
 func TestBarrier(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	if err := n.Ready(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,9 +134,7 @@ func TestBarrierReceiverGone(t *testing.T) {
 }
 
 func TestSpeakForPID(t *testing.T) {
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 
 	// Our own PID, explicitly: always allowed.
 	if err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Ready}, PID: os.Getpid()}); err != nil {
@@ -291,9 +271,7 @@ func TestKeepAlive(t *testing.T) {
 
 func TestKeepAliveWithoutWatchdog(t *testing.T) {
 	os.Unsetenv("WATCHDOG_USEC")
-	l := sdnotifytest.New(t)
-	n := l.Notifier()
-	defer n.Close()
+	l, n := pair(t)
 	if err := n.KeepAlive(context.Background(), nil); err != nil {
 		t.Fatalf("KeepAlive without a watchdog = %v; want nil at once", err)
 	}
