@@ -320,3 +320,50 @@ func TestFailedSendKeepsErrno(t *testing.T) {
 		t.Fatalf("Ready() = %v; want an *os.SyscallError wrapping ECONNREFUSED", err)
 	}
 }
+
+// TestSpeakForPIDRefused runs this test binary as nobody, which may not
+// speak for PID 1: the kernel refuses the credentials with EPERM and the
+// message goes out with the child's own.
+func TestSpeakForPIDRefused(t *testing.T) {
+	if os.Getenv("SDNOTIFY_TEST_SPEAK_FOR_1") == "1" {
+		n := sdnotify.New()
+		defer n.Close()
+		err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Status("from nobody")}, PID: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to start a child as nobody")
+	}
+	l := sdnotifytest.NewAbstract(t) // no file permissions to get in the way
+	dir, err := os.MkdirTemp("", "sdn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := dir + "/test"
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestSpeakForPIDRefused$", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), l.Env(), "SDNOTIFY_TEST_SPEAK_FOR_1=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child as nobody: %v\n%s", err, out)
+	}
+	m, err := l.WaitFor(ctxFor(t), "STATUS=from nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PID != cmd.Process.Pid || m.UID != 65534 {
+		t.Fatalf("received from pid %d uid %d; want the child's own, %d and 65534", m.PID, m.UID, cmd.Process.Pid)
+	}
+}
