@@ -19,3 +19,19 @@ func ParseAddress(s string) (string, error) {
 	}
 	return a.String(), nil
 }
+
+// CheckState exposes the check Notify makes.
+func CheckState(s string) error { return checkState(s) }
+
+// Encode exposes the datagram Send builds.
+func Encode(as ...Assignment) (string, error) {
+	b, err := encode(nil, as)
+	return string(b), err
+}
+
+// WatchdogTimeoutFrom exposes WatchdogTimeout's parsing for given values,
+// "-" meaning unset, as seen by process self.
+func WatchdogTimeoutFrom(usec, pid string, self int) (time.Duration, error) {
+	e := environment{watchdogUsec: usec, watchdogPID: pid, watchdogUsecSet: usec != "-", watchdogPIDSet: pid != "-"}
+	return watchdogTimeout(e, self)
+}
