@@ -131,7 +131,7 @@ func parseVsock(s, rest string, typ sockType) (address, error) {
 	}
 	port, ok := parseUint32(portText)
 	if !ok {
-		return address{}, addrError(s, syscall.EINVAL, "vsock port "+strconv.Quote(portText)+" is not a number from 0 to 4294967294")
+		return address{}, addrError(s, syscall.EINVAL, "vsock port "+strconv.Quote(portText)+" is not a decimal number from 0 to 4294967294")
 	}
 	if port == vsockPortAny {
 		return address{}, addrError(s, syscall.EINVAL, "vsock port 4294967295 means any port; a notification needs a specific one")
@@ -157,10 +157,21 @@ func parseVsock(s, rest string, typ sockType) (address, error) {
 	return address{family: familyVsock, cid: cid, port: port, typ: typ}, nil
 }
 
-// parseUint32 accepts plain decimal digits only: no sign, no spaces, no base
-// prefix, nothing that two parsers could read differently.
+// parseUint32 parses a plain decimal number up to 2^32-1 (see
+// parseDecimal).
 func parseUint32(s string) (uint32, bool) {
-	if s == "" || len(s) > 10 {
+	v, ok := parseDecimal(s)
+	if !ok || v > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(v), true
+}
+
+// parseDecimal accepts plain decimal digits only: no sign, no spaces, no
+// leading zeros, nothing that C's strtoul with base 0 could read as octal
+// or hex, or that two parsers could read differently.
+func parseDecimal(s string) (uint64, bool) {
+	if s == "" || len(s) > 1 && s[0] == '0' {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -168,6 +179,6 @@ func parseUint32(s string) (uint32, bool) {
 			return 0, false
 		}
 	}
-	v, err := strconv.ParseUint(s, 10, 32)
-	return uint32(v), err == nil
+	v, err := strconv.ParseUint(s, 10, 64)
+	return v, err == nil
 }

@@ -50,6 +50,7 @@ func TestParseAddress(t *testing.T) {
 		{name: "vsock hex CID", in: "vsock:0x3:1", errno: syscall.EINVAL},
 		{name: "vsock word CID", in: "vsock:guest:1", errno: syscall.EINVAL},
 		{name: "vsock extra colon", in: "vsock:3:1:2", errno: syscall.EINVAL},
+		{name: "vsock leading zero", in: "vsock:03:1", errno: syscall.EINVAL},
 		{name: "vsock unknown type", in: "vsock-raw:3:1", errno: syscall.EPROTO},
 	}
 	for _, tt := range tests {

@@ -132,7 +132,7 @@ func FuzzWatchdogTimeout(f *testing.F) {
 			return
 		}
 		u, perr := strconv.ParseUint(usec, 10, 64)
-		if perr != nil || time.Duration(u)*time.Microsecond != d || (pid != "-" && pid != strconv.Itoa(self)) {
+		if perr != nil || strconv.FormatUint(u, 10) != usec || time.Duration(u)*time.Microsecond != d || (pid != "-" && pid != strconv.Itoa(self)) {
 			t.Fatalf("(%q, %q) = %v; want %s µs, ours", usec, pid, d, usec)
 		}
 	})

@@ -198,6 +198,9 @@ func TestWatchdogTimeout(t *testing.T) {
 		{"bad pid", "1000", "x", 0, true},
 		{"zero pid", "1000", "0", 0, true},
 		{"bad usec, other pid", "x", "1", 0, true},
+		{"leading zero pid", "1000", "0" + self, 0, true},
+		{"leading zero usec", "01000", self, 0, true},
+		{"signed usec", "+1000", self, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"time"
 )
 
@@ -74,7 +73,8 @@ func waitEOF(ctx context.Context, r *os.File) error {
 // sd_watchdog_enabled's rules: 0 if WATCHDOG_USEC is unset (no watchdog)
 // or WATCHDOG_PID names another process (the watchdog is not ours); an
 // error matching ErrInvalid if WATCHDOG_USEC is 0, infinite or not a
-// number, or WATCHDOG_PID is not a process ID. An unset WATCHDOG_PID means
+// number, or WATCHDOG_PID is not a process ID. Both must be plain decimal
+// numbers (no sign, no leading zeros). An unset WATCHDOG_PID means
 // the watchdog is ours. The service must send Watchdog more often than
 // this (KeepAlive sends it every half timeout).
 func (n *Notifier) WatchdogTimeout() (time.Duration, error) {
@@ -89,17 +89,17 @@ func watchdogTimeout(e environment, self int) (time.Duration, error) {
 	if !e.watchdogUsecSet {
 		return 0, nil
 	}
-	u, err := strconv.ParseUint(e.watchdogUsec, 10, 64)
-	if err != nil || u == 0 || u == math.MaxUint64 {
-		return 0, invalid("WATCHDOG_USEC=%q: want a number of microseconds, more than 0 and finite", e.watchdogUsec)
+	u, ok := parseDecimal(e.watchdogUsec)
+	if !ok || u == 0 || u == math.MaxUint64 {
+		return 0, invalid("WATCHDOG_USEC=%q: want a decimal number of microseconds, more than 0 and finite", e.watchdogUsec)
 	}
 	if u > math.MaxInt64/uint64(time.Microsecond) {
 		return 0, invalid("WATCHDOG_USEC=%q: too large for a time.Duration", e.watchdogUsec)
 	}
 	if e.watchdogPIDSet {
-		pid, err := strconv.ParseUint(e.watchdogPID, 10, 31)
-		if err != nil || pid == 0 {
-			return 0, invalid("WATCHDOG_PID=%q: want a process ID", e.watchdogPID)
+		pid, ok := parseDecimal(e.watchdogPID)
+		if !ok || pid == 0 || pid > math.MaxInt32 {
+			return 0, invalid("WATCHDOG_PID=%q: want a process ID in decimal", e.watchdogPID)
 		}
 		if int(pid) != self {
 			return 0, nil
