@@ -1,0 +1,14 @@
+// Package conformance holds tests, and nothing else, that compare what this
+// module sends with what the real sd_notify senders send for the same
+// notification: systemd-notify, libsystemd's C API (sd_notify and
+// friends), Python's sdnotify and systemd.daemon.notify from
+// python-systemd. Each sender runs as a child process of the test and
+// sends to an sdnotifytest.Listener; the tests compare the datagrams byte
+// for byte, the files passed with them, the credentials the kernel
+// attached, and what each sender returned or how it exited. Where a
+// sender differs from this module on purpose, the tests name the
+// difference and its reason, and assert it.
+//
+// Peers that are not installed are skipped; .ci/install-peers.sh installs
+// them from Debian's packages.
+package conformance
