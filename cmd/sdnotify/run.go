@@ -1,0 +1,291 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const runUsage = `Usage: sdnotify run [FLAGS] [--] COMMAND [ARGS...]
+
+Run COMMAND as systemd runs a Type=notify service, and show every
+notification it sends, as it arrives: to exercise a daemon exactly as it
+will run in production, without systemd (a laptop, a container, CI).
+
+  sdnotify run -- ./mydaemon --config test.conf
+  sdnotify run --timeout-start=10s --watchdog=2s --json -- ./mydaemon
+  sdnotify run --ready-file=/tmp/ready -- ./mydaemon &
+  until [ -e /tmp/ready ]; do sleep 0.1; done
+
+COMMAND gets, as from systemd:
+  NOTIFY_SOCKET    a socket of its own, in a new 0700 directory
+  WATCHDOG_USEC    with --watchdog, the interval in microseconds
+  WATCHDOG_PID     with --watchdog, COMMAND's own PID: sdnotify starts COMMAND
+                   through a re-exec of itself that sets WATCHDOG_PID to its
+                   own PID and then execs COMMAND (same PID), as systemd sets
+                   it between fork and exec
+  FDSTORE          --fd-store-max, as systemd 254+ sets it
+  MANAGERPID       sdnotify's PID, so that systemd-notify or "sdnotify send"
+                   run directly as COMMAND speak for themselves, not for
+                   their parent (sdnotify), as under a user manager
+  stdin            /dev/null (systemd's StandardInput=null); stdout and stderr
+                   are sdnotify's; a process group of its own, so that a ^C
+                   reaches it once, forwarded by sdnotify
+Inherited NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, FDSTORE and MANAGERPID
+are replaced or removed.
+
+Flags:
+  --timeout-start=D   systemd's TimeoutStartSec=. Without READY=1 within D,
+                      COMMAND and its descendants get SIGTERM (SIGKILL after
+                      --timeout-stop) and run exits 124. EXTEND_TIMEOUT_USEC=N
+                      moves the deadline to now+N when that is later. Also
+                      bounds a reload (a warning, as ReloadResult=timeout).
+                      Default 90s.
+                        sdnotify run --timeout-start=5s -- ./slow-starter
+  --timeout-stop=D    systemd's TimeoutStopSec=: how long COMMAND has to exit
+                      after SIGTERM (forwarded or sent on a time-out),
+                      SIGABRT (watchdog) or STOPPING=1, before SIGKILL; and
+                      how long its leftover descendants have after it exits.
+                      Default 90s.
+                        sdnotify run --timeout-stop=3s -- ./mydaemon
+  --watchdog=D        systemd's WatchdogSec=. Counted from READY=1 (or from
+                      the first WATCHDOG=1 or WATCHDOG_USEC=) and restarted by
+                      each WATCHDOG=1: when D passes without one, or on
+                      WATCHDOG=trigger, COMMAND and its descendants get SIGABRT
+                      (SIGKILL after --timeout-stop) and run exits 125.
+                      WATCHDOG_USEC=N from COMMAND changes D. Default 0: none.
+                        sdnotify run --watchdog=500ms -- ./mydaemon
+  --notify-access=A   systemd's NotifyAccess=: whose notifications count.
+                      main (default): only the main process's (COMMAND's, or
+                      the PID it named in MAINPID=); others are shown as
+                      ignored. all: those of COMMAND and of any of its
+                      descendants, found by walking the parent PIDs in
+                      /proc/PID/stat up to COMMAND or to sdnotify (which is a
+                      child subreaper, so that orphaned descendants are
+                      reparented to it and stay in the tree, as they stay in
+                      the unit's cgroup); a message from a process that is
+                      already gone cannot be attributed and is ignored, as
+                      systemd ignores it (send BARRIER=1 before exiting).
+                      exec: as main (run has no ExecStartPre= and the like).
+                      none: every notification is ignored. NOTIFYACCESS= from
+                      COMMAND changes it, as systemd 254+ allows.
+                        sdnotify run --notify-access=all -- ./start.sh
+  --fd-store-max=N    systemd's FileDescriptorStoreMax=: how many files
+                      FDSTORE=1 may keep. Default 64 (systemd's default is 0:
+                      a unit that stores files needs the setting).
+                        sdnotify run --fd-store-max=0 -- ./mydaemon
+  --ready-file=PATH   When READY=1 first arrives, create PATH holding the main
+                      PID (written to a temporary file in PATH's directory,
+                      then renamed, so it appears whole). A PATH left from an
+                      earlier run is removed at start.
+                        sdnotify run --ready-file=/tmp/ready -- ./mydaemon
+  --json              Write the events as JSON, one object a line (see below).
+                        sdnotify run --json -- ./mydaemon | jq .
+  --output=PATH       Write the events to PATH instead of stdout, so that they
+                      do not mix with COMMAND's own output.
+                        sdnotify run --json --output=events.jsonl -- ./mydaemon
+  -h, --help          Show this help.
+Durations: Go syntax (1.5s, 300ms, 2m), a plain number of seconds (as in unit
+files), or "infinity" (no limit; 0 means the same).
+
+Signals: SIGTERM, SIGINT and SIGHUP to sdnotify are forwarded to the main
+process. After SIGTERM or SIGINT it has --timeout-stop to exit, then SIGKILL.
+After SIGHUP, sdnotify reports the reload cycle as a Type=notify-reload
+manager sees it: RELOADING=1 (with a warning if MONOTONIC_USEC= is missing
+from its datagram or older than the SIGHUP: notify-reload then ignores it),
+then READY=1, and how long each took. RELOADING=1 that COMMAND sends on its
+own is reported the same way.
+
+MAINPID=N is honoured as systemd honours it: from an accepted notification,
+while starting, running or reloading, if N is COMMAND or one of its
+descendants (or the sender is root, as systemd trusts a privileged sender).
+From then on N is the main process: the one that notify-access=main listens
+to, that signals and the watchdog's SIGABRT go to, and whose exit ends the
+run, with its exit status: sdnotify reaps it if it is its child (or an
+orphan reparented to it), else reads it from /proc/PID/stat while it is a
+zombie; if its parent reaped it first, the status is unknown, counted as 0.
+
+When the main process exits, the notifications it sent before are processed
+first (as systemd does), then its remaining descendants get SIGTERM, and
+SIGKILL after --timeout-stop, as with systemd's KillMode=control-group.
+
+Output: one line an event, "15:04:05.000 EVENT     details", or with --json
+an object with "time" (RFC 3339), "event", "message" (the text line's
+details) and the event's fields: "pid", "uid", "gid", "data" (the datagram
+as received), "assignments" ([{"key","value"}] in order), "ignored"
+([{"key","value","reason"}]: what systemd would ignore), "fds", "reason",
+"signal", "status" (exit status), "exit_code" (run's), "duration_ms",
+"fd_store" (names, in order), "argv". The events:
+  start          COMMAND started (pid, argv)
+  notify         an accepted notification: the sender's pid, uid, gid, the
+                 datagram, its assignments, and those systemd would ignore
+                 (a STATUS= that is not UTF-8, RELOADING=1 without
+                 MONOTONIC_USEC=, malformed values)
+  ignored        a notification NotifyAccess= does not accept, and why
+  dropped        a datagram systemd would drop whole (empty, over 4096
+                 bytes, a NUL byte, a bad BARRIER=1), and why
+  barrier        BARRIER=1, released once everything before it was processed
+  ready          the first READY=1, and how long start-up took
+  reloading      RELOADING=1 (and how long after SIGHUP)
+  reloaded       READY=1 after it, and how long the reload took
+  stopping       STOPPING=1
+  mainpid        the main process changed (MAINPID=), or a MAINPID= refused
+  notify-access  NOTIFYACCESS= changed it
+  fdstore        files stored or removed, and the store's names after it
+  watchdog       the watchdog interval changed (WATCHDOG_USEC=)
+  extend-timeout EXTEND_TIMEOUT_USEC= moved a deadline
+  timeout        a start, watchdog, reload or stop time-out, and what followed
+  signal         a signal forwarded or sent, to which PID, and why
+  exit           a process exited: the main one, or COMMAND after MAINPID=
+  warning        something systemd would do differently than COMMAND expects
+  result         the end: systemd's Result= (success, exit-code, signal,
+                 core-dump, timeout, watchdog, protocol) and run's exit code
+
+Exit status:
+  the main process's: its exit status, or 128+N if signal N killed it (as a
+  shell reports it), also after a forwarded signal or STOPPING=1
+  124  no READY=1 within --timeout-start: COMMAND was stopped
+  125  the watchdog fired (no WATCHDOG=1 in time, or WATCHDOG=trigger)
+  126  COMMAND cannot be executed
+  127  COMMAND not found
+  1    sdnotify itself failed (no socket, an unwritable --output), or this
+       is not Linux
+  2    a usage error
+A COMMAND that exits before READY=1 gets its status passed through, with a
+warning: systemd would mark the unit failed (Result=protocol for status 0).
+`
+
+// shimCommand is the hidden first argument with which run re-executes
+// itself to set WATCHDOG_PID to COMMAND's PID before executing COMMAND.
+const shimCommand = "__sdnotify-exec-with-watchdog-pid"
+
+// runOptions are run's parsed flags and command.
+type runOptions struct {
+	timeoutStart, timeoutStop, watchdog time.Duration
+	access                              string
+	fdStoreMax                          int
+	readyFile, output                   string
+	json                                bool
+	argv                                []string
+}
+
+// durationValue is a flag.Value for durations as run takes them: Go
+// syntax, a plain number of seconds, or "infinity" (0).
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "infinity" {
+		return 0, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "xXpPnN_") {
+		if f < 0 || f > 1e9 {
+			return 0, errors.New("want 0 to 1e9 seconds")
+		}
+		d := time.Duration(f * float64(time.Second))
+		if f > 0 && d < time.Microsecond {
+			return 0, errors.New("want at least 1µs")
+		}
+		return d, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("want a duration such as 1.5s, 300ms or 2m, a number of seconds, or infinity")
+	}
+	if d < 0 {
+		return 0, errors.New("want a duration that is not negative")
+	}
+	if d > 0 && d < time.Microsecond {
+		return 0, errors.New("want at least 1µs")
+	}
+	return d, nil
+}
+
+// accessValue is the flag.Value of --notify-access.
+type accessValue struct{ s *string }
+
+func (v accessValue) String() string {
+	if v.s == nil {
+		return ""
+	}
+	return *v.s
+}
+
+func (v accessValue) Set(s string) error {
+	switch s {
+	case "main", "all", "exec", "none":
+		*v.s = s
+		return nil
+	}
+	return errors.New("want main, all, exec or none")
+}
+
+// parseRun parses run's flags. It returns flag.ErrHelp for -h and --help.
+func parseRun(args []string) (*runOptions, error) {
+	o := &runOptions{
+		timeoutStart: 90 * time.Second,
+		timeoutStop:  90 * time.Second,
+		access:       "main",
+		fdStoreMax:   64,
+	}
+	fs := flag.NewFlagSet("sdnotify run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var(durationValue{&o.timeoutStart}, "timeout-start", "")
+	fs.Var(durationValue{&o.timeoutStop}, "timeout-stop", "")
+	fs.Var(durationValue{&o.watchdog}, "watchdog", "")
+	fs.Var(accessValue{&o.access}, "notify-access", "")
+	fs.IntVar(&o.fdStoreMax, "fd-store-max", o.fdStoreMax, "")
+	fs.StringVar(&o.readyFile, "ready-file", "", "")
+	fs.StringVar(&o.output, "output", "", "")
+	fs.BoolVar(&o.json, "json", false, "")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.fdStoreMax < 0 {
+		return nil, fmt.Errorf("invalid value %d for flag -fd-store-max: want 0 or more", o.fdStoreMax)
+	}
+	if fs.NArg() == 0 {
+		return nil, errors.New("missing COMMAND: sdnotify run [FLAGS] [--] COMMAND [ARGS...]")
+	}
+	if fs.Arg(0) == "" {
+		return nil, errors.New("COMMAND is empty")
+	}
+	o.argv = fs.Args()
+	return o, nil
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseRun(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, runUsage)
+		return 0
+	}
+	if err != nil {
+		// The flag package names flags with one dash; the help uses two.
+		msg := strings.Replace(err.Error(), "flag provided but not defined: -", "unknown flag: --", 1)
+		msg = strings.Replace(msg, " for flag -", " for flag --", 1)
+		msg = strings.Replace(msg, "flag needs an argument: -", "flag needs an argument: --", 1)
+		fmt.Fprintf(stderr, "sdnotify run: %s\nRun 'sdnotify run --help' for usage.\n", msg)
+		return 2
+	}
+	return runCommand(o, stdout, stderr)
+}

@@ -1,0 +1,387 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+const sendUsage = `Usage: sdnotify send [OPTIONS] [KEY=VALUE...]
+
+Send one notification to the service manager named by $NOTIFY_SOCKET, as
+systemd-notify(1) does: a drop-in for containers and scratch images that lack
+it. In a unit, from the shell that is the service's main process:
+
+  ExecStart=/bin/sh -c 'migrate && sdnotify send --ready; exec mydaemon'
+
+Options (systemd-notify's; "--status TEXT" and unambiguous prefixes such as
+"--no-bl" work too, as with getopt):
+  --ready           READY=1: start-up, or a reload, is finished.
+                      sdnotify send --ready
+  --reloading       RELOADING=1 and MONOTONIC_USEC=<CLOCK_MONOTONIC now, in µs>,
+                    in one datagram, as systemd-notify 253+ sends them: a
+                    Type=notify-reload unit ignores RELOADING=1 without a fresh
+                    MONOTONIC_USEC=. (systemd-notify 252 has no --reloading.)
+                      sdnotify send --reloading; reload; sdnotify send --ready
+  --stopping        STOPPING=1: the service is shutting down (253+).
+                      sdnotify send --stopping --status="Draining connections"
+  --status=TEXT     STATUS=TEXT, shown by systemctl status.
+                      sdnotify send --status="Loading 3 of 10"
+  --pid[=PID]       Send MAINPID=PID, and speak for PID: the datagram carries
+                    credentials with PID (allowed to root; otherwise the
+                    kernel refuses and sdnotify's own are sent, as
+                    systemd-notify does). PID is a number, "parent", "self",
+                    or "auto" (the same as --pid alone): the parent, unless
+                    the parent is PID 1 or $MANAGERPID, then sdnotify itself.
+                      sdnotify send --pid=$$ --ready
+  --uid=USER        Send with USER's real user ID (and group, for a known
+                    user), as systemd-notify's --uid (root only).
+                      sdnotify send --uid=nobody --ready
+  --booted          Send nothing: exit 0 if the system was booted with
+                    systemd (/run/systemd/system exists), 1 if not.
+                      if sdnotify send --booted; then ...; fi
+  --no-block        Do not wait until the manager has processed the
+                    notification (no BARRIER=1).
+                      sdnotify send --no-block WATCHDOG=1
+  -h, --help        Show this help.
+  --version         Show the version.
+
+KEY=VALUE arguments come after the options' assignments. One whose key is
+already there replaces it in place, as systemd-notify merges them:
+"sdnotify send --ready READY=0 X_A=1 X_A=2" sends "READY=0\nX_A=2".
+  sdnotify send --ready EXTEND_TIMEOUT_USEC=30000000 X_MYAPP_PHASE=init
+
+What is sent, byte for byte as systemd-notify 252 sends it (and as 254 for
+--reloading and --stopping):
+  1. one datagram with, in this order, RELOADING=1, MONOTONIC_USEC=,
+     READY=1, STOPPING=1, STATUS=, MAINPID= (those asked for), then the
+     KEY=VALUE arguments, joined by "\n" with no newline at the end. It
+     carries credentials with the PID of sdnotify's parent (the shell of
+     ExecStart=, which is the service's main process, so that the default
+     NotifyAccess=main accepts it), or of --pid's PID; with sdnotify's own
+     PID when the parent is PID 1 or $MANAGERPID, or the kernel refuses.
+  2. unless --no-block, BARRIER=1 with the write end of a pipe, from
+     sdnotify's own PID; then it waits until the manager closes the pipe, at
+     most 5 seconds (systemd-notify's limit): the notification has been
+     processed before sdnotify exits, so it cannot be lost because its
+     sender is gone.
+
+$NOTIFY_SOCKET may be an absolute path, "@abstract", or vsock:CID:PORT; an
+empty or relative value is refused, as libsystemd refuses it.
+
+Exit status, as systemd-notify's:
+  0  sent, and the barrier passed
+  1  anything else: $NOTIFY_SOCKET unset ("No status data could be sent:
+     $NOTIFY_SOCKET was not set"), empty or invalid; the send failed; the
+     barrier timed out; a bad option or argument (systemd-notify exits 1,
+     not 2, for those too, and so does sdnotify send).
+     Like systemd-notify, sdnotify then also sends ERRNO=<errno> from its
+     own PID when $NOTIFY_SOCKET is usable: 22 (EINVAL) for a bad option,
+     34 (ERANGE) for an out-of-range PID, 110 (ETIMEDOUT) for a barrier
+     that timed out.
+  With --booted: 0 if booted with systemd, 1 if not.
+
+Where sdnotify send differs from systemd-notify, on purpose:
+  - an argument that is not a KEY=VALUE assignment (no '=', a key of other
+    than ASCII letters, digits and '_') is refused, exit 1 and ERRNO=22,
+    rather than sent for the manager to ignore;
+  - --status text that systemd would cut short or ignore is repaired as
+    sdnotify.Status repairs it: newlines become spaces, invalid UTF-8
+    becomes U+FFFD, and text too long for the manager's 4096 bytes is
+    shortened; a datagram that would still be too long, or empty, is
+    refused (systemd drops it, or crashed on it: systemd#4234);
+  - 254's --exec, --fd and --fdname are not supported, and the
+    EXIT_STATUS= that 254 sends on exit is not sent.
+`
+
+// sendOptions are the parsed options and arguments of send.
+type sendOptions struct {
+	help, version              bool
+	ready, reloading, stopping bool
+	booted, noBlock            bool
+	status                     *string
+	pid                        int // the PID of --pid, 0 if not given
+	uid, gid                   int // of --uid, -1 if not given
+	args                       []string
+	// source is the PID the notification speaks for: --pid's, else the
+	// parent's, else 0 (our own) if the parent is PID 1 or $MANAGERPID.
+	source int
+}
+
+// A sendError is a failure of send: the message for stderr, and the errno
+// systemd-notify would report for it in ERRNO= (0 for none).
+type sendError struct {
+	errno int
+	msg   string
+}
+
+func (e *sendError) Error() string { return e.msg }
+
+// Linux errno values, for ERRNO=: systemd-notify sends them, and they mean
+// something only to a Linux manager.
+const (
+	errnoENOENT     = 2
+	errnoEINVAL     = 22
+	errnoERANGE     = 34
+	errnoEOPNOTSUPP = 95
+	errnoETIMEDOUT  = 110
+)
+
+// The long options of systemd-notify, as getopt_long takes them.
+type longOpt struct {
+	name string
+	arg  int // argNone, argRequired, argOptional
+}
+
+const (
+	argNone = iota
+	argRequired
+	argOptional
+)
+
+var sendOpts = []longOpt{
+	{"help", argNone},
+	{"version", argNone},
+	{"ready", argNone},
+	{"reloading", argNone},
+	{"stopping", argNone},
+	{"pid", argOptional},
+	{"uid", argRequired},
+	{"status", argRequired},
+	{"booted", argNone},
+	{"no-block", argNone},
+}
+
+// lookupOpt finds a long option by name or by an unambiguous prefix, as
+// getopt_long does.
+func lookupOpt(name string) (longOpt, *sendError) {
+	var found []longOpt
+	for _, o := range sendOpts {
+		if o.name == name {
+			return o, nil
+		}
+		if strings.HasPrefix(o.name, name) {
+			found = append(found, o)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return longOpt{}, &sendError{errnoEINVAL, fmt.Sprintf("unrecognized option '--%s'", name)}
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, o := range found {
+		names = append(names, "'--"+o.name+"'")
+	}
+	return longOpt{}, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(names, " "))}
+}
+
+// parseSend parses send's arguments as systemd-notify's getopt_long loop
+// does: options and KEY=VALUE arguments in any order, "--" ending the
+// options, --help and --version acting at once. ppid and self are the
+// parent's and our own PID; managerPID is $MANAGERPID's (0 if none).
+func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendError) {
+	o := &sendOptions{uid: -1, gid: -1}
+	autoPID := func() int {
+		if ppid <= 1 || ppid == managerPID {
+			return self
+		}
+		return ppid
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			o.args = append(o.args, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			o.args = append(o.args, a)
+			continue
+		}
+		if !strings.HasPrefix(a, "--") {
+			// Short options: only -h exists.
+			for _, c := range a[1:] {
+				if c != 'h' {
+					return nil, &sendError{errnoEINVAL, fmt.Sprintf("invalid option -- '%c'", c)}
+				}
+				o.help = true
+				return o, nil
+			}
+		}
+		name, value, hasValue := strings.Cut(a[2:], "=")
+		opt, err := lookupOpt(name)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case opt.arg == argNone && hasValue:
+			return nil, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' doesn't allow an argument", opt.name)}
+		case opt.arg == argRequired && !hasValue:
+			if i+1 >= len(args) {
+				return nil, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' requires an argument", opt.name)}
+			}
+			i++
+			value = args[i]
+		}
+		switch opt.name {
+		case "help":
+			o.help = true
+			return o, nil
+		case "version":
+			o.version = true
+			return o, nil
+		case "ready":
+			o.ready = true
+		case "reloading":
+			o.reloading = true
+		case "stopping":
+			o.stopping = true
+		case "booted":
+			o.booted = true
+		case "no-block":
+			o.noBlock = true
+		case "status":
+			v := value
+			o.status = &v
+		case "pid":
+			switch {
+			case !hasValue || value == "" || value == "auto":
+				o.pid = autoPID()
+			case value == "parent":
+				o.pid = ppid
+			case value == "self":
+				o.pid = self
+			default:
+				pid, errno := parsePID(value)
+				if errno != 0 {
+					return nil, &sendError{errno, fmt.Sprintf("Failed to parse PID %s.", value)}
+				}
+				o.pid = pid
+			}
+		case "uid":
+			uid, gid, err := lookupUser(value)
+			if err != nil {
+				return nil, &sendError{errnoEINVAL, fmt.Sprintf("Can't resolve user %s: %v", value, err)}
+			}
+			o.uid, o.gid = uid, gid
+		}
+	}
+	o.source = o.pid
+	if o.source == 0 && ppid > 1 && ppid != managerPID {
+		o.source = ppid
+	}
+	if len(o.args) == 0 && !o.ready && !o.reloading && !o.stopping && o.status == nil && o.pid == 0 && !o.booted {
+		return nil, &sendError{errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE (sdnotify send --help)"}
+	}
+	return o, nil
+}
+
+// parsePID parses a PID as systemd's parse_pid does (strtoul with base 0:
+// leading blanks, an optional '+', 0x for hex and 0 for octal; 1 to
+// 2^31-1). It returns the errno systemd-notify reports for a bad one:
+// EINVAL for no number, ERANGE for a negative, zero or too large one.
+func parsePID(s string) (int, int) {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	if strings.HasPrefix(s, "-") {
+		return 0, errnoERANGE
+	}
+	s = strings.TrimPrefix(s, "+")
+	digits := s
+	base := 10
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		base, digits = 16, s[2:]
+	case len(s) > 1 && s[0] == '0':
+		base, digits = 8, s[1:]
+	}
+	if digits == "" || strings.ContainsAny(digits, "_+-") {
+		return 0, errnoEINVAL
+	}
+	v, err := strconv.ParseUint(digits, base, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, errnoERANGE
+		}
+		return 0, errnoEINVAL
+	}
+	if v == 0 || v > 1<<31-1 {
+		return 0, errnoERANGE
+	}
+	return int(v), 0
+}
+
+// lookupUser resolves --uid's USER as systemd's get_user_creds does: a
+// user name or ID from the user database gives its user and group IDs; a
+// number that is nobody's still gives a user ID (the group is then left
+// alone, -1).
+func lookupUser(s string) (uid, gid int, err error) {
+	isNum := s != "" && strings.Trim(s, "0123456789") == ""
+	var u *user.User
+	if isNum {
+		u, _ = user.LookupId(s)
+	} else {
+		u, _ = user.Lookup(s)
+	}
+	if u != nil {
+		uid, err1 := strconv.Atoi(u.Uid)
+		gid, err2 := strconv.Atoi(u.Gid)
+		if err1 == nil && err2 == nil {
+			return uid, gid, nil
+		}
+	}
+	if isNum {
+		if v, err := strconv.ParseUint(s, 10, 32); err == nil && v != 1<<32-1 {
+			return int(v), -1, nil
+		}
+	}
+	return 0, 0, errors.New("no such user, and not a user ID")
+}
+
+// managerPIDFromEnv returns $MANAGERPID as systemd-notify reads it: the PID
+// of a user service manager (and of sdnotify run), or 0.
+func managerPIDFromEnv(stderr io.Writer) int {
+	e, ok := os.LookupEnv("MANAGERPID")
+	if !ok {
+		return 0
+	}
+	pid, errno := parsePID(e)
+	if errno != 0 {
+		fmt.Fprintf(stderr, "sdnotify send: $MANAGERPID is set to an invalid PID, ignoring: %s\n", e)
+		return 0
+	}
+	return pid
+}
+
+func sendMain(args []string, stdout, stderr io.Writer) int {
+	o, perr := parseSend(args, os.Getppid(), os.Getpid(), managerPIDFromEnv(stderr))
+	if perr != nil {
+		fmt.Fprintf(stderr, "sdnotify send: %s\n", perr.msg)
+		sendErrno(perr.errno)
+		return 1
+	}
+	if o.help {
+		fmt.Fprint(stdout, sendUsage)
+		return 0
+	}
+	if o.version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
+	if o.booted {
+		if booted() {
+			return 0
+		}
+		return 1
+	}
+	if err := send(o); err != nil {
+		fmt.Fprintf(stderr, "sdnotify send: %s\n", err.msg)
+		sendErrno(err.errno)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,287 @@
+//go:build linux
+
+// Command daemon is the test daemon of cmd/sdnotify's tests: it runs the
+// steps given as arguments, in order, and exits 0 after the last one
+// (unless a step waits or exits). The steps:
+//
+//	ready                  READY=1
+//	status:TEXT            STATUS=TEXT
+//	notify:STATE           the state as given, with \n for newlines
+//	raw:QUOTED             a Go-quoted datagram sent on a raw socket (anything, NUL bytes too)
+//	big:N                  a datagram of N bytes, on a raw socket
+//	sleep:DUR              sleep
+//	keepalive              feed the watchdog with KeepAlive, in the background
+//	ping:DUR               send WATCHDOG=1 every DUR, in the background
+//	trigger                WATCHDOG=trigger
+//	wdusec:DUR             WATCHDOG_USEC=DUR
+//	extend:DUR             EXTEND_TIMEOUT_USEC=DUR
+//	checkwd                STATUS=wd=<WatchdogTimeout> pid=<WATCHDOG_PID is ours>
+//	barrier                BARRIER=1 and wait for it (3s), then STATUS=barrier returned
+//	store:NAME:N           store N pipes under NAME (NAME "-": no FDNAME)
+//	storetwice:NAME        store the same pipe twice under NAME
+//	remove:NAME            FDSTOREREMOVE=1 FDNAME=NAME
+//	sendfd                 send a pipe without FDSTORE=1
+//	notifyaccess:A         NOTIFYACCESS=A
+//	spawn:S1;S2;...        start this daemon with steps S1, S2, ... as a child (kept)
+//	run:S1;S2;...          run this daemon with steps S1, S2, ... as a child, and wait for it
+//	orphan:S1;S2;...       start it through a process that exits at once: an orphan
+//	mainpid                MAINPID=<the last child> and READY=1
+//	onterm:N               on SIGTERM: STOPPING=1, exit N
+//	onhup:MODE             on SIGHUP: MODE reload (RELOADING=1+MONOTONIC_USEC, READY=1),
+//	                       nomono (RELOADING=1 alone, READY=1), stale (an old
+//	                       MONOTONIC_USEC), readyonly (READY=1 alone), silent (nothing)
+//	ignore:SIG             ignore SIGTERM (TERM) or SIGINT (INT)
+//	kill:SIG               kill ourselves with SIGKILL (KILL) or SIGINT (INT)
+//	exit:N                 exit N
+//	wait                   wait forever
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gosdnotify/sdnotify"
+)
+
+var (
+	n        = sdnotify.New()
+	children []*exec.Cmd
+)
+
+func main() {
+	dieOnAbort()
+	for _, step := range os.Args[1:] {
+		if err := run(step); err != nil {
+			fmt.Fprintf(os.Stderr, "daemon[%d]: step %q: %v\n", os.Getpid(), step, err)
+			os.Exit(99)
+		}
+	}
+}
+
+func run(step string) error {
+	name, arg, _ := strings.Cut(step, ":")
+	switch name {
+	case "ready":
+		return n.Ready()
+	case "status":
+		return n.Status(arg)
+	case "notify":
+		return n.Notify(strings.ReplaceAll(arg, `\n`, "\n"))
+	case "raw":
+		s, err := strconv.Unquote(arg)
+		if err != nil {
+			return err
+		}
+		return sendRaw([]byte(s))
+	case "big":
+		size, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		return sendRaw([]byte("X_BIG=" + strings.Repeat("a", size-len("X_BIG="))))
+	case "sleep":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			return err
+		}
+		time.Sleep(d)
+	case "keepalive":
+		go n.KeepAlive(context.Background(), nil)
+	case "ping":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for {
+				n.Watchdog()
+				time.Sleep(d)
+			}
+		}()
+	case "trigger":
+		return n.Send(sdnotify.WatchdogTrigger)
+	case "wdusec":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			return err
+		}
+		return n.Send(sdnotify.WatchdogTimeout(d))
+	case "extend":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			return err
+		}
+		return n.Send(sdnotify.ExtendTimeout(d))
+	case "checkwd":
+		d, err := n.WatchdogTimeout()
+		if err != nil {
+			return err
+		}
+		return n.Statusf("wd=%v pid=%v", d, os.Getenv("WATCHDOG_PID") == strconv.Itoa(os.Getpid()))
+	case "barrier":
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := n.Barrier(ctx); err != nil {
+			return err
+		}
+		return n.Statusf("barrier returned after %v", time.Since(start).Round(time.Millisecond))
+	case "store":
+		fdname, count, _ := strings.Cut(arg, ":")
+		k, err := strconv.Atoi(count)
+		if err != nil {
+			return err
+		}
+		var files []*os.File
+		for range k {
+			r, _, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			files = append(files, r)
+		}
+		if fdname == "-" {
+			return n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.FDStore}, Files: files})
+		}
+		return n.StoreFiles(fdname, files...)
+	case "storetwice":
+		r, _, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		if err := n.StoreFiles(arg, r); err != nil {
+			return err
+		}
+		return n.StoreFiles(arg, r)
+	case "remove":
+		return n.RemoveFiles(arg)
+	case "sendfd":
+		r, _, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		return n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Var("X_FD", "1")}, Files: []*os.File{r}})
+	case "notifyaccess":
+		return n.Send(sdnotify.NotifyAccess(sdnotify.Access(arg)))
+	case "spawn":
+		cmd := exec.Command(os.Args[0], strings.Split(arg, ";")...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		children = append(children, cmd)
+	case "run":
+		cmd := exec.Command(os.Args[0], strings.Split(arg, ";")...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	case "orphan":
+		cmd := exec.Command(os.Args[0], "spawn:"+arg)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	case "mainpid":
+		if len(children) == 0 {
+			return fmt.Errorf("no child")
+		}
+		return n.Send(sdnotify.MainPID(children[len(children)-1].Process.Pid), sdnotify.Ready)
+	case "onterm":
+		code, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM)
+		go func() {
+			<-c
+			n.Stopping()
+			os.Exit(code)
+		}()
+	case "onhup":
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		go func() {
+			for range c {
+				if arg == "silent" {
+					continue
+				}
+				switch arg {
+				case "reload":
+					n.Reloading()
+				case "nomono":
+					n.Notify("RELOADING=1")
+				case "stale":
+					n.Notify("RELOADING=1\nMONOTONIC_USEC=1")
+				}
+				time.Sleep(30 * time.Millisecond)
+				n.Send(sdnotify.Ready, sdnotify.Status("reloaded"))
+			}
+		}()
+	case "ignore":
+		signal.Ignore(sig(arg))
+	case "kill":
+		signal.Reset(sig(arg))
+		syscall.Kill(os.Getpid(), sig(arg))
+		time.Sleep(time.Minute)
+	case "exit":
+		code, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		os.Exit(code)
+	case "wait":
+		for {
+			time.Sleep(time.Hour)
+		}
+	default:
+		return fmt.Errorf("unknown step")
+	}
+	return nil
+}
+
+// dieOnAbort makes SIGABRT (the watchdog's signal) kill the daemon as it
+// kills a C program, without the Go runtime's stack dump: on SIGABRT it
+// restores the default action and raises it again.
+func dieOnAbort() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGABRT)
+	go func() {
+		<-c
+		var dfl [4]uint64 // struct sigaction with sa_handler SIG_DFL
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(syscall.SIGABRT), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		unix.Tgkill(os.Getpid(), unix.Gettid(), syscall.SIGABRT)
+		time.Sleep(time.Second)
+		os.Exit(134)
+	}()
+}
+
+func sig(name string) syscall.Signal {
+	switch name {
+	case "TERM":
+		return syscall.SIGTERM
+	case "INT":
+		return syscall.SIGINT
+	case "KILL":
+		return syscall.SIGKILL
+	}
+	panic("unknown signal " + name)
+}
+
+// sendRaw sends b to NOTIFY_SOCKET as is, on a socket of its own.
+func sendRaw(b []byte) error {
+	addr := os.Getenv("NOTIFY_SOCKET")
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Sendto(fd, b, 0, &unix.SockaddrUnix{Name: addr})
+}
