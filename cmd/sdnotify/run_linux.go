@@ -556,15 +556,7 @@ func (s *supervisor) resetWatchdog() {
 
 // reap collects every child that has exited.
 func (s *supervisor) reap() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
+	eachExited(func(pid int, ws unix.WaitStatus) {
 		switch {
 		case !s.done && pid == s.main.pid:
 			// Process what it sent before exiting first: it may have
@@ -578,6 +570,22 @@ func (s *supervisor) reap() {
 		case pid == s.origPID:
 			s.formerExited(pid, ws)
 		}
+	})
+}
+
+// eachExited calls f for every child that has exited, without waiting for
+// any that has not.
+func eachExited(f func(pid int, ws unix.WaitStatus)) {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		f(pid, ws)
 	}
 }
 
@@ -735,19 +743,11 @@ func (s *supervisor) waitGone(deadline <-chan time.Time) bool {
 }
 
 func (s *supervisor) reapQuietly() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || pid <= 0 {
-			return
-		}
+	eachExited(func(pid int, ws unix.WaitStatus) {
 		if pid == s.origPID && pid != s.main.pid {
 			s.formerExited(pid, ws)
 		}
-	}
+	})
 }
 
 // syncMessages processes every notification sent before now: it sends a
