@@ -400,17 +400,22 @@ func encode(b []byte, as []Assignment) ([]byte, error) {
 			b = append(b, '\n')
 		}
 		if i == status && cut > 0 {
-			k := len(a.value) - cut
-			for k > 0 && !utf8.RuneStart(a.value[k]) {
-				k--
-			}
 			b = append(b, "STATUS="...)
-			b = append(b, a.value[:k]...)
+			b = append(b, a.value[:runeBoundary(a.value, len(a.value)-cut)]...)
 			continue
 		}
 		b = a.appendTo(b)
 	}
 	return b, nil
+}
+
+// runeBoundary returns the largest k <= n at which s can be cut without
+// splitting a UTF-8 sequence. n must be less than len(s).
+func runeBoundary[T string | []byte](s T, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // checkState checks a notification as systemd will: not empty, no NUL

@@ -379,11 +379,7 @@ func (n *Notifier) Statusf(format string, args ...any) error {
 		b = append(b[:len(prefix)], repairStatus(string(text))...)
 	}
 	if len(b) > MaxStateLen {
-		k := MaxStateLen
-		for !utf8.RuneStart(b[k]) {
-			k--
-		}
-		b = b[:k]
+		b = b[:runeBoundary(b, MaxStateLen)]
 	}
 	n.buf = b
 	return n.sendLocked(ctx, b, nil, 0)
