@@ -1,6 +1,7 @@
 package sdnotify
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,7 +79,7 @@ type AddressError struct {
 }
 
 func (e *AddressError) Error() string {
-	return "sdnotify: NOTIFY_SOCKET=" + strconv.Quote(e.Addr) + ": " + e.Reason
+	return "sdnotify: NOTIFY_SOCKET=" + quote(e.Addr) + ": " + e.Reason
 }
 
 // Unwrap returns the errno, so that errors.Is(err, syscall.EINVAL) works.
@@ -109,13 +110,13 @@ func parseAddress(s string) (address, error) {
 
 func parseUnix(s string) (address, error) {
 	if len(s) < 2 {
-		return address{}, addrError(s, syscall.EINVAL, "no name after "+strconv.Quote(s[:1]))
+		return address{}, addrError(s, syscall.EINVAL, "no name after "+quote(s[:1]))
 	}
 	if i := strings.IndexByte(s, 0); i >= 0 {
-		return address{}, addrError(s, syscall.EINVAL, "NUL byte at offset "+strconv.Itoa(i))
+		return address{}, addrError(s, syscall.EINVAL, "NUL byte at offset "+itoa(i))
 	}
 	if len(s)+1 > maxPathLen {
-		reason := strconv.Itoa(len(s)) + " bytes long; a socket name holds at most " + strconv.Itoa(maxPathLen-1)
+		reason := itoa(len(s)) + " bytes long; a socket name holds at most " + itoa(maxPathLen-1)
 		if s[0] == '@' {
 			return address{}, addrError(s, syscall.EINVAL, "abstract name "+reason)
 		}
@@ -125,13 +126,16 @@ func parseUnix(s string) (address, error) {
 }
 
 func parseVsock(s, rest string, typ sockType) (address, error) {
-	cidText, portText, ok := strings.Cut(rest, ":")
-	if !ok {
+	// strings.IndexByte rather than strings.Cut, which would bring in the
+	// general substring search.
+	i := strings.IndexByte(rest, ':')
+	if i < 0 {
 		return address{}, addrError(s, syscall.EINVAL, "vsock address without a port (want vsock:CID:PORT)")
 	}
+	cidText, portText := rest[:i], rest[i+1:]
 	port, ok := parseUint32(portText)
 	if !ok {
-		return address{}, addrError(s, syscall.EINVAL, "vsock port "+strconv.Quote(portText)+" is not a decimal number from 0 to 4294967294")
+		return address{}, addrError(s, syscall.EINVAL, "vsock port "+quote(portText)+" is not a decimal number from 0 to 4294967294")
 	}
 	if port == vsockPortAny {
 		return address{}, addrError(s, syscall.EINVAL, "vsock port 4294967295 means any port; a notification needs a specific one")
@@ -148,7 +152,7 @@ func parseVsock(s, rest string, typ sockType) (address, error) {
 		cid = vsockCIDAny
 	default:
 		if cid, ok = parseUint32(cidText); !ok {
-			return address{}, addrError(s, syscall.EINVAL, "vsock CID "+strconv.Quote(cidText)+" is not a number or hypervisor, local, host")
+			return address{}, addrError(s, syscall.EINVAL, "vsock CID "+quote(cidText)+" is not a number or hypervisor, local, host")
 		}
 	}
 	if cid == vsockCIDAny {
@@ -179,6 +183,13 @@ func parseDecimal(s string) (uint64, bool) {
 			return 0, false
 		}
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	return v, err == nil
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		d := uint64(s[i] - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
 }

@@ -24,15 +24,6 @@ const MaxFiles = 253
 // MaxStateLen bytes, a bad value given to one of the typed assignments.
 var ErrInvalid = errors.New("sdnotify: invalid notification")
 
-type invalidError struct{ msg string }
-
-func (e *invalidError) Error() string        { return "sdnotify: " + e.msg }
-func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(format string, args ...any) error {
-	return &invalidError{msg: fmt.Sprintf(format, args...)}
-}
-
 // form says how an Assignment renders.
 type form uint8
 
@@ -152,7 +143,9 @@ func Status(text string) Assignment {
 	return Assignment{key: "STATUS", value: repairStatus(text)}
 }
 
-// Statusf is Status with fmt.Sprintf formatting.
+// Statusf is Status with fmt.Sprintf formatting. It is the one part of
+// this package that uses fmt, which a program pays for (about 200 KB)
+// only if it calls Statusf.
 func Statusf(format string, args ...any) Assignment {
 	return Status(fmt.Sprintf(format, args...))
 }
@@ -172,7 +165,7 @@ func repairStatus(s string) string {
 func Errno(err error) Assignment {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
-		return refused("ERRNO", invalid("ERRNO: %v wraps no syscall.Errno", err))
+		return refused("ERRNO", invalid("ERRNO: "+errText(err)+" wraps no syscall.Errno"))
 	}
 	return number("ERRNO", uint64(errno))
 }
@@ -181,7 +174,7 @@ func Errno(err error) Assignment {
 // "org.freedesktop.DBus.Error.TimedOut".
 func BusError(name string) Assignment {
 	if err := checkDottedName(name, false); err != nil {
-		return refused("BUSERROR", invalid("BUSERROR=%q: %v", name, err))
+		return refused("BUSERROR", invalid("BUSERROR="+quote(name)+": "+err.Error()))
 	}
 	return text("BUSERROR", name)
 }
@@ -190,7 +183,7 @@ func BusError(name string) Assignment {
 // error name such as "io.systemd.System.NoSuchUnit".
 func VarlinkError(name string) Assignment {
 	if err := checkDottedName(name, true); err != nil {
-		return refused("VARLINKERROR", invalid("VARLINKERROR=%q: %v", name, err))
+		return refused("VARLINKERROR", invalid("VARLINKERROR="+quote(name)+": "+err.Error()))
 	}
 	return text("VARLINKERROR", name)
 }
@@ -204,7 +197,7 @@ func checkDottedName(name string, varlink bool) error {
 		return errors.New("empty name")
 	}
 	if len(name) > 255 {
-		return fmt.Errorf("%d bytes, over 255", len(name))
+		return errors.New(itoa(len(name)) + " bytes, over 255")
 	}
 	elems := strings.Split(name, ".")
 	if len(elems) < 2 {
@@ -215,20 +208,20 @@ func checkDottedName(name string, varlink bool) error {
 			return errors.New("empty element")
 		}
 		if e[0] >= '0' && e[0] <= '9' {
-			return fmt.Errorf("element %q starts with a digit", e)
+			return errors.New("element " + quote(e) + " starts with a digit")
 		}
 		for j := 0; j < len(e); j++ {
 			c := e[j]
 			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
 				varlink && c == '-' && i < len(elems)-1
 			if !ok {
-				return fmt.Errorf("byte %q not allowed in element %q", c, e)
+				return errors.New("byte " + quoteByte(c) + " not allowed in element " + quote(e))
 			}
 		}
 	}
 	if varlink {
 		if last := elems[len(elems)-1]; last[0] < 'A' || last[0] > 'Z' {
-			return fmt.Errorf("error name %q must start with an upper-case letter", last)
+			return errors.New("error name " + quote(last) + " must start with an upper-case letter")
 		}
 	}
 	return nil
@@ -238,7 +231,7 @@ func checkDottedName(name string, varlink bool) error {
 // manager only logs it.
 func ExitStatus(code int) Assignment {
 	if code < 0 || code > 255 {
-		return refused("EXIT_STATUS", invalid("EXIT_STATUS=%d: want 0 to 255", code))
+		return refused("EXIT_STATUS", invalid("EXIT_STATUS="+itoa(code)+": want 0 to 255"))
 	}
 	return number("EXIT_STATUS", uint64(code))
 }
@@ -247,7 +240,7 @@ func ExitStatus(code int) Assignment {
 // is the service's main process.
 func MainPID(pid int) Assignment {
 	if pid <= 0 || pid > math.MaxInt32 {
-		return refused("MAINPID", invalid("MAINPID=%d: want a positive process ID", pid))
+		return refused("MAINPID", invalid("MAINPID="+itoa(pid)+": want a positive process ID"))
 	}
 	return number("MAINPID", uint64(pid))
 }
@@ -270,9 +263,9 @@ func ExtendTimeout(d time.Duration) Assignment {
 func usec(key string, d time.Duration) Assignment {
 	switch {
 	case d <= 0:
-		return refused(key, invalid("%s: %v: want a positive duration", key, d))
+		return refused(key, invalid(key+": "+d.String()+": want a positive duration"))
 	case d%time.Microsecond != 0:
-		return refused(key, invalid("%s: %v is not a whole number of microseconds", key, d))
+		return refused(key, invalid(key+": "+d.String()+" is not a whole number of microseconds"))
 	}
 	return number(key, uint64(d/time.Microsecond))
 }
@@ -297,7 +290,7 @@ func NotifyAccess(a Access) Assignment {
 	case AccessNone, AccessMain, AccessExec, AccessAll:
 		return text("NOTIFYACCESS", string(a))
 	}
-	return refused("NOTIFYACCESS", invalid("NOTIFYACCESS=%q: want none, main, exec or all", string(a)))
+	return refused("NOTIFYACCESS", invalid("NOTIFYACCESS="+quote(string(a))+": want none, main, exec or all"))
 }
 
 // FDName is the FDNAME= assignment: the name of the files stored or
@@ -312,11 +305,11 @@ func FDName(name string) Assignment {
 
 func checkFDName(name string) error {
 	if name == "" || len(name) > 255 {
-		return invalid("FDNAME=%q: want 1 to 255 characters", name)
+		return invalid("FDNAME=" + quote(name) + ": want 1 to 255 characters")
 	}
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c < ' ' || c >= 0x7f || c == ':' {
-			return invalid("FDNAME=%q: byte %q at offset %d is not allowed (ASCII only, no control characters or ':')", name, c, i)
+			return invalid("FDNAME=" + quote(name) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII only, no control characters or ':')")
 		}
 	}
 	return nil
@@ -347,10 +340,10 @@ func Var(key, value string) Assignment {
 		return refused(key, err)
 	}
 	if i := strings.IndexAny(value, "\n\r\x00"); i >= 0 {
-		return refused(key, invalid("%s=%q: byte %q at offset %d would split or end the notification", key, value, value[i], i))
+		return refused(key, invalid(key+"="+quote(value)+": byte "+quoteByte(value[i])+" at offset "+itoa(i)+" would split or end the notification"))
 	}
 	if key == "STATUS" && !utf8.ValidString(value) {
-		return refused(key, invalid("STATUS=%q is not valid UTF-8; systemd would ignore it", value))
+		return refused(key, invalid("STATUS="+quote(value)+" is not valid UTF-8; systemd would ignore it"))
 	}
 	return text(key, value)
 }
@@ -362,7 +355,7 @@ func checkKey(key string) error {
 	for i := 0; i < len(key); i++ {
 		c := key[i]
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c >= '0' && c <= '9' && i > 0) {
-			return invalid("key %q: byte %q at offset %d is not allowed (ASCII letters, digits and '_', not starting with a digit)", key, c, i)
+			return invalid("key " + quote(key) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII letters, digits and '_', not starting with a digit)")
 		}
 	}
 	return nil
@@ -391,7 +384,7 @@ func encode(b []byte, as []Assignment) ([]byte, error) {
 	cut := 0
 	if total > MaxStateLen {
 		if status < 0 || total-MaxStateLen > len(as[status].value) {
-			return b, invalid("notification is %d bytes; systemd drops any over %d", total, MaxStateLen)
+			return b, invalid("notification is " + itoa(total) + " bytes; systemd drops any over " + itoa(MaxStateLen))
 		}
 		cut = total - MaxStateLen
 	}
@@ -425,10 +418,10 @@ func checkState(s string) error {
 	case s == "":
 		return invalid("empty notification: systemd must never be sent one")
 	case len(s) > MaxStateLen:
-		return invalid("notification is %d bytes; systemd drops any over %d", len(s), MaxStateLen)
+		return invalid("notification is " + itoa(len(s)) + " bytes; systemd drops any over " + itoa(MaxStateLen))
 	}
 	if i := strings.IndexByte(s, 0); i >= 0 {
-		return invalid("NUL byte at offset %d; systemd drops such a notification", i)
+		return invalid("NUL byte at offset " + itoa(i) + "; systemd drops such a notification")
 	}
 	return nil
 }

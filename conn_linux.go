@@ -2,10 +2,14 @@ package sdnotify
 
 import (
 	"context"
-	"errors"
+	"math"
 	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,24 +19,37 @@ const supported = true
 // sendTimeout is DefaultTimeout; tests shorten it.
 var sendTimeout = DefaultTimeout
 
-// longAgo is a deadline in the past: setting it wakes a waiting send.
-var longAgo = time.Unix(1, 0)
-
 // conn is an open notification socket. For AF_UNIX and vsock datagrams it
 // is one socket connected to the manager's, kept for every send. For vsock
 // stream and seqpacket addresses, which take one message per connection
 // (the receiver reads to end of stream), it only remembers the address and
 // socket type, and each send opens and closes its own connection, as
 // libsystemd does.
+//
+// The socket is non-blocking. A send that finds it full waits in poll(2)
+// with a timeout, together with an eventfd that Close, or a cancelled
+// context, writes to. Package os's poller would do the same, but costs
+// every program using this package some 20 KB.
 type conn struct {
-	fd int      // the socket, owned by f
-	f  *os.File // the socket, registered with the runtime poller for bounded waits
-	rc syscall.RawConn
+	fd int // the socket, or -1
+
+	// mu is held for reading by the sends that run without the Notifier's
+	// lock, and by interrupt; close holds it for writing, so that no
+	// descriptor is closed (and its number reused) under them.
+	mu sync.RWMutex
+	// closing is set by interrupt and close: a wait gives up, and the
+	// lock-free path is no longer taken.
+	closing atomic.Bool
+	// wake is 1 + the eventfd that interrupts a wait, or 0 until the first
+	// wait creates it.
+	wake atomic.Int32
 
 	// sendCreds says that every message carries explicit credentials, as
 	// libsystemd sends them when the real and effective IDs differ. It is
 	// worked out once, when the socket is opened.
 	sendCreds bool
+
+	oob []byte // ancillary data, reused; guarded by the Notifier's lock
 
 	perMessage bool          // connection per message (vsock stream, seqpacket)
 	family     int           // for perMessage
@@ -105,8 +122,7 @@ func notSupported(err error) bool {
 	return false
 }
 
-// newSocket opens a non-blocking, close-on-exec socket and wraps it in an
-// *os.File, which puts it in the runtime poller.
+// newSocket opens a non-blocking, close-on-exec socket.
 func newSocket(family, sotype int) (*conn, error) {
 	fd, err := unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -118,13 +134,7 @@ func newSocket(family, sotype int) (*conn, error) {
 			return nil, err
 		}
 	}
-	f := os.NewFile(uintptr(fd), "sdnotify")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &conn{fd: fd, f: f, rc: rc}, nil
+	return &conn{fd: fd}, nil
 }
 
 // bindPrivilegedPort binds a vsock socket to the highest free port below
@@ -158,41 +168,111 @@ func connectNew(family, sotype int, sa unix.Sockaddr) (*conn, error) {
 	return c, nil
 }
 
+// close closes the socket and the eventfd, once no lock-free send is using
+// them. The caller holds the Notifier's lock, so no send is waiting.
 func (c *conn) close() error {
-	if c == nil || c.f == nil {
+	if c == nil {
 		return nil
 	}
-	return c.f.Close()
+	c.closing.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	if !c.perMessage && c.fd >= 0 {
+		if err = unix.Close(c.fd); err != nil {
+			err = os.NewSyscallError("close", err)
+		}
+		c.fd = -1
+	}
+	if w := c.wake.Swap(0); w != 0 {
+		unix.Close(int(w - 1))
+	}
+	return err
 }
 
-// interrupt wakes a send waiting in the poller; it then fails with
-// os.ErrDeadlineExceeded.
+// interrupt makes a send waiting for the socket give up with
+// os.ErrDeadlineExceeded, and keeps later ones from waiting.
 func (c *conn) interrupt() {
-	if c.f != nil {
-		c.f.SetDeadline(longAgo)
+	c.closing.Store(true)
+	c.poke()
+}
+
+// poke wakes the wait in progress, if any.
+func (c *conn) poke() {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if w := c.wake.Load(); w != 0 {
+		one := [8]byte{1} // eventfd's uint64, native (little-endian) order
+		unix.Write(int(w-1), one[:])
 	}
 }
 
 // reconnectable reports whether a failed send may succeed on a new socket:
 // the manager went away, or re-bound its socket at the same path.
 func reconnectable(err error) bool {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return false
-	}
-	switch errno {
+	switch errnoOf(err) {
 	case unix.ECONNREFUSED, unix.ENOTCONN, unix.ENOENT, unix.ECONNRESET, unix.EPIPE, unix.EDESTADDRREQ:
 		return true
 	}
 	return false
 }
 
+// errnoOf returns the errno that err is or wraps, or 0. It unwraps by hand
+// rather than with errors.As, which would bring reflection into every
+// program that sends a notification.
+func errnoOf(err error) syscall.Errno {
+	for err != nil {
+		switch e := err.(type) {
+		case syscall.Errno:
+			return e
+		case *os.SyscallError:
+			err = e.Err
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// sendFast sends b with one write(2), without the Notifier's lock, on a
+// connected datagram socket that needs no credentials. The write holds a
+// reference to the socket, which Close waits for. done is false if the
+// caller must take the locked path instead: the socket is being closed,
+// its queue is full, or the error may call for a new socket.
+func (c *conn) sendFast(b []byte) (done bool, err error) {
+	if c.perMessage || c.sendCreds {
+		return false, nil
+	}
+	if !c.mu.TryRLock() {
+		return false, nil // being closed
+	}
+	if c.closing.Load() {
+		c.mu.RUnlock()
+		return false, nil
+	}
+	for {
+		if _, err = unix.Write(c.fd, b); err != unix.EINTR {
+			break
+		}
+	}
+	c.mu.RUnlock()
+	switch {
+	case err == nil:
+		return true, nil
+	case err == unix.EAGAIN || reconnectable(err):
+		return false, nil
+	}
+	return true, os.NewSyscallError("write", err)
+}
+
 // send sends b as one message, with files and credentials speaking for pid
 // if given. A send that would block waits for the socket in the poller
 // until ctx ends or sendTimeout passes.
-func (c *conn) send(ctx context.Context, b []byte, files []*os.File, pid int) error {
+func (c *conn) send(ctx context.Context, b []byte, fds []int32, pid int) error {
 	creds := c.sendCreds || pid != 0 && pid != os.Getpid()
-	if len(files) == 0 && !creds && !c.perMessage {
+	if len(fds) == 0 && !creds && !c.perMessage {
 		// The path taken by nearly every notification: one write(2), with
 		// nothing that allocates unless it fails.
 		for {
@@ -208,38 +288,33 @@ func (c *conn) send(ctx context.Context, b []byte, files []*os.File, pid int) er
 			return os.NewSyscallError("write", err)
 		}
 	}
-	oob, err := control(files, creds, pid)
-	if err != nil {
-		return err
-	}
-	err = c.sendmsg(ctx, b, oob)
-	if creds && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.ESRCH)) {
+	oob := control(c.oob[:0], fds, creds, pid)
+	c.oob = oob
+	err := c.sendmsg(ctx, b, oob)
+	if errno := errnoOf(err); creds && (errno == unix.EPERM || errno == unix.ESRCH) {
 		// The kernel refused the credentials: speak for ourselves.
-		if oob, err = control(files, false, 0); err != nil {
-			return err
-		}
-		err = c.sendmsg(ctx, b, oob)
+		err = c.sendmsg(ctx, b, control(c.oob[:0], fds, false, 0))
 	}
 	return err
 }
 
-// control builds the ancillary data: the files' descriptors and, if creds,
-// credentials with pid (ours if 0) and our real user and group IDs.
-func control(files []*os.File, creds bool, pid int) ([]byte, error) {
-	var oob []byte
-	if len(files) > 0 {
-		fds := make([]int, len(files))
-		for i, f := range files {
-			rc, err := f.SyscallConn()
-			if err != nil {
-				return nil, err
-			}
-			// Control, unlike Fd, leaves the file's blocking mode alone.
-			if err := rc.Control(func(fd uintptr) { fds[i] = int(fd) }); err != nil {
-				return nil, err
-			}
+// control appends to oob the ancillary data: the descriptors fds and, if
+// creds, credentials with pid (ours if 0) and our real user and group IDs.
+// It builds the SCM_RIGHTS message in place, as unix.UnixRights would, so
+// that with a reused oob it allocates nothing.
+func control(oob []byte, fds []int32, creds bool, pid int) []byte {
+	if len(fds) > 0 {
+		size := unix.CmsgSpace(len(fds) * 4)
+		oob = slices.Grow(oob, size)[:size]
+		clear(oob)
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level = unix.SOL_SOCKET
+		h.Type = unix.SCM_RIGHTS
+		h.SetLen(unix.CmsgLen(len(fds) * 4))
+		data := oob[unix.CmsgLen(0):]
+		for i, fd := range fds {
+			*(*int32)(unsafe.Pointer(&data[4*i])) = fd
 		}
-		oob = unix.UnixRights(fds...)
 	}
 	if creds {
 		if pid == 0 {
@@ -248,26 +323,45 @@ func control(files []*os.File, creds bool, pid int) ([]byte, error) {
 		ucred := unix.Ucred{Pid: int32(pid), Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
 		oob = append(oob, unix.UnixCredentials(&ucred)...)
 	}
-	return oob, nil
+	return oob
 }
 
-// sendmsg sends b with ancillary data oob, waiting in the poller while the
-// socket's buffer is full.
+// sendmsg sends b with ancillary data oob, waiting while the socket's
+// buffer is full.
 func (c *conn) sendmsg(ctx context.Context, b, oob []byte) error {
 	if c.perMessage {
 		return c.sendConnection(ctx, b, oob)
 	}
-	var err error
-	try := func(uintptr) bool {
-		_, err = unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
-		return err != unix.EAGAIN && err != unix.EINTR
-	}
-	if !try(0) {
-		if werr := c.bounded(ctx, func() error { return c.rc.Write(try) }); werr != nil {
-			return werr
+	// First without sendmsgWait's closure, which allocates.
+	for {
+		_, err := unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return c.sendmsgWait(ctx, b, oob)
 		}
+		return wrapSyscall("sendmsg", err)
 	}
-	return wrapSyscall("sendmsg", err)
+}
+
+// sendmsgWait is sendmsg on a full socket: it waits for room.
+func (c *conn) sendmsgWait(ctx context.Context, b, oob []byte) error {
+	return c.bounded(ctx, func(deadline time.Time) error {
+		for {
+			_, err := unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
+			switch err {
+			case unix.EINTR:
+				continue
+			case unix.EAGAIN:
+				if err := c.waitFor(c.fd, unix.POLLOUT, deadline); err != nil {
+					return err
+				}
+				continue
+			}
+			return wrapSyscall("sendmsg", err)
+		}
+	})
 }
 
 // sendConnection sends one message over a connection of its own: connect,
@@ -279,100 +373,156 @@ func (c *conn) sendConnection(ctx context.Context, b, oob []byte) error {
 		return err
 	}
 	defer s.close()
-	return s.bounded(ctx, func() error { return s.converse(c.sa, c.sotype, b, oob) })
+	return c.bounded(ctx, func(deadline time.Time) error { return c.converse(s.fd, deadline, b, oob) })
 }
 
-// converse is sendConnection's exchange on the new socket s.
-func (s *conn) converse(sa unix.Sockaddr, sotype int, b, oob []byte) error {
-	if err := s.connect(sa); err != nil {
+// converse is sendConnection's exchange on the new socket fd.
+func (c *conn) converse(fd int, deadline time.Time, b, oob []byte) error {
+	if err := c.connect(fd, deadline); err != nil {
 		return err
 	}
 	for len(b) > 0 || oob != nil {
-		var n int
-		var serr error
-		if err := s.rc.Write(func(uintptr) bool {
-			n, serr = unix.SendmsgN(s.fd, b, oob, nil, unix.MSG_NOSIGNAL)
-			return serr != unix.EAGAIN && serr != unix.EINTR
-		}); err != nil {
-			return err
+		n, err := unix.SendmsgN(fd, b, oob, nil, unix.MSG_NOSIGNAL)
+		switch err {
+		case nil:
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if err := c.waitFor(fd, unix.POLLOUT, deadline); err != nil {
+				return err
+			}
+			continue
+		default:
+			return wrapSyscall("sendmsg", err)
 		}
-		if serr != nil {
-			return wrapSyscall("sendmsg", serr)
-		}
-		if sotype != unix.SOCK_STREAM && n < len(b) {
+		if c.sotype != unix.SOCK_STREAM && n < len(b) {
 			return os.NewSyscallError("sendmsg", unix.EIO)
 		}
 		b, oob = b[n:], nil
 	}
-	if err := unix.Shutdown(s.fd, unix.SHUT_WR); err != nil {
+	if err := unix.Shutdown(fd, unix.SHUT_WR); err != nil {
 		return os.NewSyscallError("shutdown", err)
 	}
 	var buf [1]byte
-	var n int
-	var rerr error
-	if err := s.rc.Read(func(uintptr) bool {
-		n, rerr = unix.Read(s.fd, buf[:])
-		return rerr != unix.EAGAIN && rerr != unix.EINTR
-	}); err != nil {
-		return err
+	for {
+		n, err := unix.Read(fd, buf[:])
+		switch err {
+		case nil:
+			if n > 0 {
+				return os.NewSyscallError("read", unix.EPROTO)
+			}
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if err := c.waitFor(fd, unix.POLLIN, deadline); err != nil {
+				return err
+			}
+			continue
+		}
+		return os.NewSyscallError("read", err)
 	}
-	if rerr != nil {
-		return os.NewSyscallError("read", rerr)
-	}
-	if n > 0 {
-		return os.NewSyscallError("read", unix.EPROTO)
-	}
-	return nil
 }
 
-// connect connects a non-blocking stream socket, waiting in the poller
-// while the connection is in progress.
-func (c *conn) connect(sa unix.Sockaddr) error {
-	err := unix.Connect(c.fd, sa)
+// connect connects the non-blocking stream socket fd to c.sa, waiting while
+// the connection is in progress.
+func (c *conn) connect(fd int, deadline time.Time) error {
+	err := unix.Connect(fd, c.sa)
 	if err != unix.EINPROGRESS && err != unix.EAGAIN && err != unix.EINTR {
 		return wrapSyscall("connect", err)
 	}
-	first := true
-	werr := c.rc.Write(func(fd uintptr) bool {
-		if first {
-			first = false
-			return false // wait for writability
-		}
-		var e int
-		e, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		if err == nil && e != 0 {
-			err = syscall.Errno(e)
-		}
-		return true
-	})
-	if werr != nil {
-		return werr
+	if err := c.waitFor(fd, unix.POLLOUT, deadline); err != nil {
+		return err
+	}
+	e, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && e != 0 {
+		err = syscall.Errno(e)
 	}
 	return wrapSyscall("connect", err)
 }
 
-// bounded runs op, which waits in the poller, with the socket's deadline
-// set to the earlier of ctx's deadline and sendTimeout from now, and moved
-// to the past when ctx is cancelled.
-func (c *conn) bounded(ctx context.Context, op func() error) error {
+// bounded runs op, which waits with c.waitFor, with a deadline: the
+// earlier of ctx's deadline and sendTimeout from now. A nil ctx means
+// sendTimeout alone. A cancelled ctx, like Close, interrupts the wait.
+// The caller holds the Notifier's lock: there is one wait at a time.
+//
+// It watches ctx with a goroutine of its own (see contextWaits) rather than
+// context.AfterFunc, which would add package context's timer machinery to
+// every program that sends a notification; this is the rare path of a
+// full queue.
+func (c *conn) bounded(ctx context.Context, op func(deadline time.Time) error) error {
 	deadline := time.Now().Add(sendTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	var cancelled <-chan struct{}
+	if ctx != nil {
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		cancelled = ctx.Done()
 	}
-	if err := c.f.SetDeadline(deadline); err != nil {
+	if c.wake.Load() == 0 {
+		w, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+		if err != nil {
+			return os.NewSyscallError("eventfd", err)
+		}
+		c.wake.Store(int32(w) + 1)
+	}
+	w := contextWaits.Load()
+	if cancelled == nil || w == nil { // w is never nil here: see useContext
+		err := op(deadline)
+		c.drain()
 		return err
 	}
-	done := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.f.SetDeadline(longAgo)
-		close(done)
-	})
-	err := op()
-	if !stop() {
-		<-done
-	}
-	c.f.SetDeadline(time.Time{})
+	finished, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		w.watch(cancelled, finished, c.poke)
+	}()
+	err := op(deadline)
+	close(finished)
+	<-watched
+	c.drain() // a poke that came too late for op
 	return err
+}
+
+// drain resets the eventfd after a wait, unless the conn is closing, in
+// which case every later wait is to give up too.
+func (c *conn) drain() {
+	if w := c.wake.Load(); w != 0 && !c.closing.Load() {
+		var buf [8]byte
+		unix.Read(int(w-1), buf[:])
+	}
+}
+
+// waitFor waits until fd is ready for events (POLLIN or POLLOUT), an error
+// or hang-up is pending on it (which the caller's next call reports), the
+// deadline passes or the wait is interrupted. The last two return
+// os.ErrDeadlineExceeded. It must be called within bounded.
+func (c *conn) waitFor(fd int, events int16, deadline time.Time) error {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: events}, {Fd: c.wake.Load() - 1, Events: unix.POLLIN}}
+	for {
+		if c.closing.Load() {
+			return os.ErrDeadlineExceeded
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		ms := (left + time.Millisecond - 1) / time.Millisecond
+		if ms > math.MaxInt32 {
+			ms = math.MaxInt32
+		}
+		_, err := unix.Poll(pfd, int(ms))
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return os.NewSyscallError("poll", err)
+		case pfd[1].Revents != 0:
+			return os.ErrDeadlineExceeded
+		case pfd[0].Revents != 0:
+			return nil
+		}
+	}
 }
 
 func wrapSyscall(name string, err error) error {

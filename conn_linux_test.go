@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -63,7 +62,7 @@ func TestVsockDialSetup(t *testing.T) {
 			t.Fatalf("dial(%s): %v", s, err)
 		}
 		// Connection-per-message kinds open nothing until a send.
-		if !c.perMessage || c.f != nil || c.family != unix.AF_VSOCK {
+		if !c.perMessage || c.fd != -1 || c.family != unix.AF_VSOCK {
 			t.Errorf("dial(%s) = %+v; want a per-message vsock conn with no socket yet", s, c)
 		}
 		sa, ok := c.sa.(*unix.SockaddrVM)
@@ -127,7 +126,7 @@ func TestVsockLoopback(t *testing.T) {
 			f.Close()
 			got <- string(b)
 		}()
-		n := NewAddr(prefix + "1:" + itoa(port))
+		n := NewAddr(prefix + "1:" + itoa(int(port)))
 		if err := n.Notify("READY=1\nSTATUS=vsock"); err != nil {
 			t.Fatal(err)
 		}
@@ -137,8 +136,6 @@ func TestVsockLoopback(t *testing.T) {
 		n.Close()
 	}
 }
-
-func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
 
 // TestConnectionPerMessage drives the vsock stream and seqpacket exchange
 // (connect, write, shut down, wait for the receiver to close) over AF_UNIX

@@ -5,7 +5,6 @@ package sdnotify
 import (
 	"context"
 	"errors"
-	"os"
 )
 
 // supported is false: systemd runs only on Linux, so New ignores
@@ -22,8 +21,10 @@ func (*conn) close() error { return nil }
 
 func (*conn) interrupt() {}
 
-func (*conn) send(context.Context, []byte, []*os.File, int) error { return errors.ErrUnsupported }
+func (*conn) send(context.Context, []byte, []int32, int) error { return errors.ErrUnsupported }
 
 func reconnectable(error) bool { return false }
 
 func monotonicUsec() uint64 { return 0 }
+
+func (*conn) sendFast([]byte) (bool, error) { return false, nil }

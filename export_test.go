@@ -35,3 +35,15 @@ func WatchdogTimeoutFrom(usec, pid string, self int) (time.Duration, error) {
 	e := environment{watchdogUsec: usec, watchdogPID: pid, watchdogUsecSet: usec != "-", watchdogPIDSet: pid != "-"}
 	return watchdogTimeout(e, self)
 }
+
+// ForgetContextWaits empties contextWaits, as in a program that has not yet
+// called a function taking a context, and reports whether it was filled.
+func ForgetContextWaits() (wasFilled bool) {
+	return contextWaits.Swap(nil) != nil
+}
+
+// ContextWaitsFilled reports whether contextWaits is filled.
+func ContextWaitsFilled() bool { return contextWaits.Load() != nil }
+
+// Quote exposes the quoting of error messages.
+func Quote(s string) string { return quote(s) }

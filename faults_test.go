@@ -462,3 +462,52 @@ func TestStressReceiverRestarted(t *testing.T) {
 		t.Fatalf("%d datagrams neither received nor reported; want at most the closed socket's queue, max_dgram_qlen+1 = %d", lostQueued, qlen+1)
 	}
 }
+
+// TestHygieneAfterWaits checks that the sends that wait for a full queue
+// (bounded by a deadline, a cancelled context, DefaultTimeout, Close) leave
+// no descriptor (the eventfd they wait with) and no goroutine (the one
+// watching their context) behind once the Notifier is closed.
+func TestHygieneAfterWaits(t *testing.T) {
+	l, n := pair(t)
+	fds0, gs0 := openFDs(t), runtime.NumGoroutine()
+	l.Pause()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := n.NotifyContext(ctx, "X_FILL=1")
+		cancel()
+		if err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("send to a full queue = %v; want context.DeadlineExceeded", err)
+			}
+			break
+		}
+	}
+	for i := 0; i < 20; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(time.Millisecond, cancel)
+		if err := n.SendContext(ctx, sdnotify.Watchdog); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled send = %v; want context.Canceled", err)
+		}
+	}
+	restore := sdnotify.SetSendTimeout(10 * time.Millisecond)
+	err := n.Ready()
+	restore()
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("plain send to a full queue = %v; want os.ErrDeadlineExceeded", err)
+	}
+	blocked := make(chan error)
+	go func() { blocked <- n.Notify("X_BLOCKED=1") }()
+	time.Sleep(20 * time.Millisecond)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-blocked; !errors.Is(err, sdnotify.ErrClosed) {
+		t.Fatalf("send blocked at Close = %v; want ErrClosed", err)
+	}
+	// The socket (not open at the start) and the eventfd are closed.
+	fds1, gs1 := openFDs(t), goroutinesAfterSettling(gs0)
+	t.Logf("open fds %d -> %d, goroutines %d -> %d", fds0, fds1, gs0, gs1)
+	if fds1 != fds0 || gs1 != gs0 {
+		t.Fatalf("open fds %d -> %d, goroutines %d -> %d; want no change", fds0, fds1, gs0, gs1)
+	}
+}

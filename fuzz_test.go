@@ -60,6 +60,15 @@ func FuzzCheckState(f *testing.F) {
 		if err != nil && !errors.Is(err, sdnotify.ErrInvalid) {
 			t.Fatalf("CheckState(%q) = %v; want ErrInvalid", s, err)
 		}
+		// The error messages' quoting (strconv.Quote without its Unicode
+		// tables) reads back as exactly s, and on one line.
+		q := sdnotify.Quote(s)
+		if u, err := strconv.Unquote(q); err != nil || u != s {
+			t.Fatalf("Quote(%q) = %s, which unquotes to %q, %v", s, q, u, err)
+		}
+		if strings.ContainsAny(q, "\n\r\x00") {
+			t.Fatalf("Quote(%q) = %q: a control byte left unescaped", s, q)
+		}
 	})
 }
 

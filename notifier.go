@@ -55,7 +55,15 @@ type Notifier struct {
 	buf  []byte
 	// closed is set by Close, before it takes the lock.
 	closed atomic.Bool
+	// mode is modeOn or modeOff once setup has run, so that Notify on a
+	// disabled Notifier returns at once, without a call.
+	mode atomic.Uint32
 }
+
+const (
+	modeOn  = 1
+	modeOff = 2
+)
 
 // environment is what a Notifier read from the process environment.
 type environment struct {
@@ -128,18 +136,20 @@ func (n *Notifier) init() {
 func (n *Notifier) setup(e environment, explicit bool) {
 	n.env = e
 	n.sem = make(chan struct{}, 1)
-	if !e.socketSet {
-		return
+	switch {
+	case !e.socketSet:
+	case !supported && !explicit:
+		n.env.socketSet = false
+	case !supported:
+		n.bad = wrap("sdnotify: NOTIFY_SOCKET="+quote(e.socket), errors.ErrUnsupported)
+	default:
+		n.addr, n.bad = parseAddress(e.socket)
 	}
-	if !supported {
-		if !explicit {
-			n.env.socketSet = false
-			return
-		}
-		n.bad = fmt.Errorf("sdnotify: NOTIFY_SOCKET=%q: %w on this system", e.socket, errors.ErrUnsupported)
-		return
+	if n.env.socketSet {
+		n.mode.Store(modeOn)
+	} else {
+		n.mode.Store(modeOff)
 	}
-	n.addr, n.bad = parseAddress(e.socket)
 }
 
 // Enabled reports whether sends go anywhere: whether NOTIFY_SOCKET was
@@ -177,7 +187,7 @@ func (n *Notifier) Open() error {
 	if !n.Enabled() {
 		return nil
 	}
-	if err := n.lock(context.Background()); err != nil {
+	if err := n.lock(noContext); err != nil {
 		return err
 	}
 	defer n.unlock()
@@ -208,24 +218,35 @@ func (n *Notifier) Close() error {
 		return nil
 	}
 	if err := c.close(); err != nil {
-		return fmt.Errorf("sdnotify: close: %w", err)
+		return wrap("sdnotify: close", err)
 	}
 	return nil
 }
 
 // lock takes the send lock, giving up when ctx ends. The caller must have
 // called init.
+//
+// Here and below, a nil ctx (noContext) stands for the sends that take no
+// context: it keeps the code that waits on one out of the programs that
+// never use it (see contextWaits), and the lock's holder is bounded by
+// DefaultTimeout anyway.
 func (n *Notifier) lock(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("sdnotify: %w", err)
-	}
-	select {
-	case n.sem <- struct{}{}:
-	default:
+	if ctx == nil {
+		n.sem <- struct{}{}
+	} else {
+		if err := ctx.Err(); err != nil {
+			return wrap("sdnotify", err)
+		}
 		select {
 		case n.sem <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("sdnotify: waiting for another send: %w", ctx.Err())
+		default:
+			if w := contextWaits.Load(); w != nil {
+				if err := w.lock(n.sem, ctx); err != nil {
+					return err
+				}
+			} else {
+				n.sem <- struct{}{} // unreachable: see useContext
+			}
 		}
 	}
 	if n.closed.Load() {
@@ -252,24 +273,52 @@ func (n *Notifier) unlock() { <-n.sem }
 // Notify waits at most DefaultTimeout for a busy manager; NotifyContext
 // takes a context instead.
 func (n *Notifier) Notify(state string) error {
-	return n.NotifyContext(context.Background(), state)
+	if n == nil {
+		return nil
+	}
+	if n.mode.Load() == modeOff {
+		return n.closedErr()
+	}
+	return n.notify(noContext, state)
 }
 
 // NotifyContext is Notify, giving up when ctx ends (or after
 // DefaultTimeout, whichever comes first). An error from a context that
 // ended matches ctx.Err() with errors.Is.
 func (n *Notifier) NotifyContext(ctx context.Context, state string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	useContext()
+	return n.notify(ctx, state)
+}
+
+func (n *Notifier) notify(ctx context.Context, state string) error {
 	if !n.Enabled() {
 		return n.closedErr()
 	}
 	if err := checkState(state); err != nil {
 		return err
 	}
+	b := unsafe.Slice(unsafe.StringData(state), len(state))
+	// Once the socket is open, a plain notification needs no lock: it is
+	// one write(2), which the kernel delivers whole, and which holds a
+	// reference to the socket that Close waits for. Anything else (no
+	// socket yet, a full queue, an error calling for a new socket) takes
+	// the lock.
+	if c := n.conn.Load(); c != nil && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
+		if done, err := c.sendFast(b); done {
+			if err != nil {
+				return n.sendError(ctx, err)
+			}
+			return nil
+		}
+	}
 	if err := n.lock(ctx); err != nil {
 		return err
 	}
 	defer n.unlock()
-	return n.sendLocked(ctx, unsafe.Slice(unsafe.StringData(state), len(state)), nil, 0)
+	return n.sendLocked(ctx, b, nil, 0)
 }
 
 // closedErr is what a send on a disabled Notifier returns.
@@ -289,7 +338,7 @@ func (n *Notifier) closedErr() error {
 // Send waits at most DefaultTimeout for a busy manager; SendContext takes a
 // context instead.
 func (n *Notifier) Send(assignments ...Assignment) error {
-	return n.SendMessage(context.Background(), Message{Assignments: assignments})
+	return n.sendMessage(noContext, assignments, nil, 0)
 }
 
 // SendContext is Send, giving up when ctx ends (or after DefaultTimeout,
@@ -321,30 +370,70 @@ type Message struct {
 // after DefaultTimeout, whichever comes first). It checks m as Send does,
 // and refuses more than MaxFiles files.
 func (n *Notifier) SendMessage(ctx context.Context, m Message) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	useContext()
+	return n.sendFiles(ctx, m)
+}
+
+// sendFiles is SendMessage with a nil ctx allowed. Only it reads the
+// descriptors of files (see fileDescriptors), so that the programs that
+// send none do not carry the code.
+func (n *Notifier) sendFiles(ctx context.Context, m Message) error {
 	if !n.Enabled() {
 		return n.closedErr()
 	}
 	if len(m.Files) > MaxFiles {
-		return invalid("%d files in one notification; the kernel takes at most %d", len(m.Files), MaxFiles)
+		return invalid(itoa(len(m.Files)) + " files in one notification; the kernel takes at most " + itoa(MaxFiles))
 	}
-	for i, f := range m.Files {
-		if f == nil {
-			return invalid("file %d is nil", i)
-		}
+	var small [4]int32
+	fds, err := fileDescriptors(small[:0], m.Files)
+	if err != nil {
+		return err
 	}
-	if m.PID < 0 {
-		return invalid("PID %d is negative", m.PID)
+	return n.sendMessage(ctx, m.Assignments, fds, m.PID)
+}
+
+// sendMessage sends the assignments with the descriptors fds and
+// credentials for pid, if not 0.
+func (n *Notifier) sendMessage(ctx context.Context, as []Assignment, fds []int32, pid int) error {
+	if !n.Enabled() {
+		return n.closedErr()
+	}
+	if pid < 0 {
+		return invalid("PID " + itoa(pid) + " is negative")
 	}
 	if err := n.lock(ctx); err != nil {
 		return err
 	}
 	defer n.unlock()
-	b, err := encode(n.buf[:0], m.Assignments)
+	b, err := encode(n.buf[:0], as)
 	n.buf = b
 	if err != nil {
 		return err
 	}
-	return n.sendLocked(ctx, b, m.Files, m.PID)
+	return n.sendLocked(ctx, b, fds, pid)
+}
+
+// fileDescriptors appends the descriptors of files to fds. It reads them
+// with SyscallConn's Control, which, unlike Fd, leaves a file's blocking
+// mode alone.
+func fileDescriptors(fds []int32, files []*os.File) ([]int32, error) {
+	for i, f := range files {
+		if f == nil {
+			return nil, invalid("file " + itoa(i) + " is nil")
+		}
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return nil, wrap("sdnotify: file "+itoa(i), err)
+		}
+		fds = append(fds, -1)
+		if err := rc.Control(func(fd uintptr) { fds[i] = int32(fd) }); err != nil {
+			return nil, wrap("sdnotify: file "+itoa(i), err)
+		}
+	}
+	return fds, nil
 }
 
 // Ready sends READY=1: startup, or a reload, is finished.
@@ -368,8 +457,7 @@ func (n *Notifier) Statusf(format string, args ...any) error {
 	if !n.Enabled() {
 		return n.closedErr()
 	}
-	ctx := context.Background()
-	if err := n.lock(ctx); err != nil {
+	if err := n.lock(noContext); err != nil {
 		return err
 	}
 	defer n.unlock()
@@ -382,7 +470,7 @@ func (n *Notifier) Statusf(format string, args ...any) error {
 		b = b[:runeBoundary(b, MaxStateLen)]
 	}
 	n.buf = b
-	return n.sendLocked(ctx, b, nil, 0)
+	return n.sendLocked(noContext, b, nil, 0)
 }
 
 // Watchdog sends WATCHDOG=1, the watchdog keep-alive. See also
@@ -399,11 +487,12 @@ func (n *Notifier) StoreFiles(name string, files ...*os.File) error {
 	if len(files) == 0 {
 		return invalid("FDSTORE without files")
 	}
-	as := []Assignment{FDStore}
-	if name != "" {
-		as = append(as, FDName(name))
+	as := [2]Assignment{FDStore, FDName(name)}
+	k := len(as)
+	if name == "" {
+		k = 1
 	}
-	return n.SendMessage(context.Background(), Message{Assignments: as, Files: files})
+	return n.sendFiles(noContext, Message{Assignments: as[:k], Files: files})
 }
 
 // RemoveFiles asks the manager to close the files stored under name
@@ -423,27 +512,27 @@ func (n *Notifier) openLocked() error {
 	}
 	c, err := dial(&n.addr)
 	if err != nil {
-		return fmt.Errorf("sdnotify: connect to %s: %w", n.env.socket, err)
+		return wrap("sdnotify: connect to "+n.env.socket, err)
 	}
 	n.conn.Store(c)
 	return nil
 }
 
-// sendLocked sends b, with files and credentials for pid if given, over the
+// sendLocked sends b, with the descriptors fds and credentials for pid if given, over the
 // kept socket, opening it first if needed. If the manager went away or
 // re-bound its socket, it reopens the socket once and tries again, as
 // log/syslog does. It must be called with the lock held.
-func (n *Notifier) sendLocked(ctx context.Context, b []byte, files []*os.File, pid int) error {
+func (n *Notifier) sendLocked(ctx context.Context, b []byte, fds []int32, pid int) error {
 	if err := n.openLocked(); err != nil {
 		return err
 	}
-	err := n.conn.Load().send(ctx, b, files, pid)
+	err := n.conn.Load().send(ctx, b, fds, pid)
 	if err != nil && reconnectable(err) && !n.closed.Load() {
 		n.conn.Swap(nil).close()
 		if err := n.openLocked(); err != nil {
 			return err
 		}
-		err = n.conn.Load().send(ctx, b, files, pid)
+		err = n.conn.Load().send(ctx, b, fds, pid)
 	}
 	if err != nil {
 		return n.sendError(ctx, err)
@@ -455,13 +544,13 @@ func (n *Notifier) sendError(ctx context.Context, err error) error {
 	if n.closed.Load() {
 		return ErrClosed
 	}
-	return fmt.Errorf("sdnotify: send to %s: %w", n.env.socket, contextError(ctx, err))
+	return wrap("sdnotify: send to "+n.env.socket, contextError(ctx, err))
 }
 
 // contextError returns ctx's error for an err caused by ctx ending: a
 // deadline that the poller saw pass a moment before the context did.
 func contextError(ctx context.Context, err error) error {
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	if ctx == nil || !isDeadline(err) {
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {
@@ -471,4 +560,20 @@ func contextError(ctx context.Context, err error) error {
 		return context.DeadlineExceeded
 	}
 	return err
+}
+
+// isDeadline is errors.Is(err, os.ErrDeadlineExceeded) for the errors of
+// this package, without errors.Is's reflection.
+func isDeadline(err error) bool {
+	for err != nil {
+		if err == os.ErrDeadlineExceeded {
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
 }

@@ -778,3 +778,47 @@ func TestAllocations(t *testing.T) {
 		t.Errorf("disabled: %v allocations; want none beyond boxing Statusf's argument", got)
 	}
 }
+
+// TestContextWaitsFilled checks that each function taking a context makes
+// the code that waits on one available before it can be needed (see
+// contextWaits): otherwise a cancelled context would go unnoticed by a send
+// waiting for a busy manager.
+func TestContextWaitsFilled(t *testing.T) {
+	_, n := pair(t)
+	r, w := pipe(t)
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"NotifyContext": func() error { return n.NotifyContext(ctx, "READY=1") },
+		"SendContext":   func() error { return n.SendContext(ctx, sdnotify.Ready) },
+		"SendMessage": func() error {
+			return n.SendMessage(ctx, sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Ready}})
+		},
+		"Barrier": func() error { return n.Barrier(ctx) },
+		"SendMessage with files": func() error {
+			return n.SendMessage(ctx, sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.FDStore}, Files: []*os.File{r, w}})
+		},
+	} {
+		sdnotify.ForgetContextWaits()
+		if err := call(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !sdnotify.ContextWaitsFilled() {
+			t.Errorf("%s did not fill contextWaits", name)
+		}
+	}
+	for _, name := range []string{"Notify", "Send"} {
+		sdnotify.ForgetContextWaits()
+		var err error
+		if name == "Notify" {
+			err = n.Notify("READY=1")
+		} else {
+			err = n.Send(sdnotify.Ready)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sdnotify.ContextWaitsFilled() {
+			t.Errorf("%s filled contextWaits; only the functions taking a context need it", name)
+		}
+	}
+}

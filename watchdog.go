@@ -2,7 +2,6 @@ package sdnotify
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"math"
 	"os"
@@ -30,7 +29,7 @@ func (n *Notifier) Barrier(ctx context.Context) error {
 	}
 	r, w, err := os.Pipe() // close-on-exec, and in the poller, on Linux
 	if err != nil {
-		return fmt.Errorf("sdnotify: barrier: %w", err)
+		return wrap("sdnotify: barrier", err)
 	}
 	defer r.Close()
 	err = n.SendMessage(ctx, Message{Assignments: []Assignment{barrier}, Files: []*os.File{w}})
@@ -39,7 +38,7 @@ func (n *Notifier) Barrier(ctx context.Context) error {
 		return err
 	}
 	if err := waitEOF(ctx, r); err != nil {
-		return fmt.Errorf("sdnotify: barrier: waiting for the manager: %w", err)
+		return wrap("sdnotify: barrier: waiting for the manager", err)
 	}
 	return nil
 }
@@ -91,15 +90,15 @@ func watchdogTimeout(e environment, self int) (time.Duration, error) {
 	}
 	u, ok := parseDecimal(e.watchdogUsec)
 	if !ok || u == 0 || u == math.MaxUint64 {
-		return 0, invalid("WATCHDOG_USEC=%q: want a decimal number of microseconds, more than 0 and finite", e.watchdogUsec)
+		return 0, invalid("WATCHDOG_USEC=" + quote(e.watchdogUsec) + ": want a decimal number of microseconds, more than 0 and finite")
 	}
 	if u > math.MaxInt64/uint64(time.Microsecond) {
-		return 0, invalid("WATCHDOG_USEC=%q: too large for a time.Duration", e.watchdogUsec)
+		return 0, invalid("WATCHDOG_USEC=" + quote(e.watchdogUsec) + ": too large for a time.Duration")
 	}
 	if e.watchdogPIDSet {
 		pid, ok := parseDecimal(e.watchdogPID)
 		if !ok || pid == 0 || pid > math.MaxInt32 {
-			return 0, invalid("WATCHDOG_PID=%q: want a process ID in decimal", e.watchdogPID)
+			return 0, invalid("WATCHDOG_PID=" + quote(e.watchdogPID) + ": want a process ID in decimal")
 		}
 		if int(pid) != self {
 			return 0, nil
