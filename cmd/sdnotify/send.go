@@ -73,27 +73,29 @@ What is sent, byte for byte as systemd-notify 252 sends it (and as 254 for
 $NOTIFY_SOCKET may be an absolute path, "@abstract", or vsock:CID:PORT; an
 empty or relative value is refused, as libsystemd refuses it.
 
-Exit status, as systemd-notify's:
+Exit status:
   0  sent, and the barrier passed
-  1  anything else: $NOTIFY_SOCKET unset ("No status data could be sent:
-     $NOTIFY_SOCKET was not set"), empty or invalid; the send failed; the
-     barrier timed out; a bad option or argument (systemd-notify exits 1,
-     not 2, for those too, and so does sdnotify send).
-     Like systemd-notify, sdnotify then also sends ERRNO=<errno> from its
-     own PID when $NOTIFY_SOCKET is usable: 22 (EINVAL) for a bad option,
-     34 (ERANGE) for an out-of-range PID, 110 (ETIMEDOUT) for a barrier
-     that timed out.
+  1  $NOTIFY_SOCKET unset ("No status data could be sent: $NOTIFY_SOCKET
+     was not set"), empty or invalid; the send failed; the barrier timed
+     out (as systemd-notify)
+  2  a usage error: a bad option, option value or argument, or nothing to
+     send (systemd-notify exits 1 for these too)
+  Like systemd-notify, sdnotify then also sends ERRNO=<errno> from its own
+  PID when $NOTIFY_SOCKET is usable: 22 (EINVAL) for a bad option or
+  argument, 34 (ERANGE) for an out-of-range PID, 110 (ETIMEDOUT) for a
+  barrier that timed out.
   With --booted: 0 if booted with systemd, 1 if not.
 
 Where sdnotify send differs from systemd-notify, on purpose:
   - an argument that is not a KEY=VALUE assignment (no '=', a key of other
-    than ASCII letters, digits and '_') is refused, exit 1 and ERRNO=22,
+    than ASCII letters, digits and '_') is refused, exit 2 and ERRNO=22,
     rather than sent for the manager to ignore;
   - --status text that systemd would cut short or ignore is repaired as
     sdnotify.Status repairs it: newlines become spaces, invalid UTF-8
     becomes U+FFFD, and text too long for the manager's 4096 bytes is
     shortened; a datagram that would still be too long, or empty, is
     refused (systemd drops it, or crashed on it: systemd#4234);
+  - a usage error exits 2, where systemd-notify exits 1;
   - 254's --exec, --fd and --fdname are not supported, and the
     EXIT_STATUS= that 254 sends on exit is not sent.
 `
@@ -117,7 +119,10 @@ type sendOptions struct {
 type sendError struct {
 	errno int
 	msg   string
+	usage bool // a bad option or argument: exit 2
 }
+
+func usageError(errno int, msg string) *sendError { return &sendError{errno, msg, true} }
 
 func (e *sendError) Error() string { return e.msg }
 
@@ -170,7 +175,7 @@ func lookupOpt(name string) (longOpt, *sendError) {
 	}
 	switch len(found) {
 	case 0:
-		return longOpt{}, &sendError{errnoEINVAL, fmt.Sprintf("unrecognized option '--%s'", name)}
+		return longOpt{}, usageError(errnoEINVAL, fmt.Sprintf("unrecognized option '--%s'", name))
 	case 1:
 		return found[0], nil
 	}
@@ -178,7 +183,7 @@ func lookupOpt(name string) (longOpt, *sendError) {
 	for _, o := range found {
 		names = append(names, "'--"+o.name+"'")
 	}
-	return longOpt{}, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(names, " "))}
+	return longOpt{}, usageError(errnoEINVAL, fmt.Sprintf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(names, " ")))
 }
 
 // parseSend parses send's arguments as systemd-notify's getopt_long loop
@@ -207,7 +212,7 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 			// Short options: only -h exists.
 			for _, c := range a[1:] {
 				if c != 'h' {
-					return nil, &sendError{errnoEINVAL, fmt.Sprintf("invalid option -- '%c'", c)}
+					return nil, usageError(errnoEINVAL, fmt.Sprintf("invalid option -- '%c'", c))
 				}
 				o.help = true
 				return o, nil
@@ -220,10 +225,10 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 		}
 		switch {
 		case opt.arg == argNone && hasValue:
-			return nil, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' doesn't allow an argument", opt.name)}
+			return nil, usageError(errnoEINVAL, fmt.Sprintf("option '--%s' doesn't allow an argument", opt.name))
 		case opt.arg == argRequired && !hasValue:
 			if i+1 >= len(args) {
-				return nil, &sendError{errnoEINVAL, fmt.Sprintf("option '--%s' requires an argument", opt.name)}
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("option '--%s' requires an argument", opt.name))
 			}
 			i++
 			value = args[i]
@@ -259,14 +264,14 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 			default:
 				pid, errno := parsePID(value)
 				if errno != 0 {
-					return nil, &sendError{errno, fmt.Sprintf("Failed to parse PID %s.", value)}
+					return nil, usageError(errno, fmt.Sprintf("Failed to parse PID %s.", value))
 				}
 				o.pid = pid
 			}
 		case "uid":
 			uid, gid, err := lookupUser(value)
 			if err != nil {
-				return nil, &sendError{errnoEINVAL, fmt.Sprintf("Can't resolve user %s: %v", value, err)}
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("Can't resolve user %s: %v", value, err))
 			}
 			o.uid, o.gid = uid, gid
 		}
@@ -276,7 +281,7 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 		o.source = ppid
 	}
 	if len(o.args) == 0 && !o.ready && !o.reloading && !o.stopping && o.status == nil && o.pid == 0 && !o.booted {
-		return nil, &sendError{errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE (sdnotify send --help)"}
+		return nil, usageError(errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE (sdnotify send --help)")
 	}
 	return o, nil
 }
@@ -360,9 +365,7 @@ func managerPIDFromEnv(stderr io.Writer) int {
 func sendMain(args []string, stdout, stderr io.Writer) int {
 	o, perr := parseSend(args, os.Getppid(), os.Getpid(), managerPIDFromEnv(stderr))
 	if perr != nil {
-		fmt.Fprintf(stderr, "sdnotify send: %s\n", perr.msg)
-		sendErrno(perr.errno)
-		return 1
+		return sendFailed(stderr, perr)
 	}
 	if o.help {
 		fmt.Fprint(stdout, sendUsage)
@@ -379,9 +382,19 @@ func sendMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err := send(o); err != nil {
-		fmt.Fprintf(stderr, "sdnotify send: %s\n", err.msg)
-		sendErrno(err.errno)
-		return 1
+		return sendFailed(stderr, err)
 	}
 	return 0
+}
+
+// sendFailed reports err, sends its ERRNO= as systemd-notify does, and
+// returns the exit code: 2 for a usage error, 1 for anything else.
+func sendFailed(stderr io.Writer, err *sendError) int {
+	fmt.Fprintf(stderr, "sdnotify send: %s\n", err.msg)
+	sendErrno(err.errno)
+	if err.usage {
+		fmt.Fprintln(stderr, "Try 'sdnotify send --help'.")
+		return 2
+	}
+	return 1
 }

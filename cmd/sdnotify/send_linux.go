@@ -28,7 +28,7 @@ var sendNotifier = sync.OnceValue(sdnotify.New)
 // send sends the notification o asks for, and then waits for the barrier.
 func send(o *sendOptions) *sendError {
 	if _, ok := os.LookupEnv("NOTIFY_SOCKET"); !ok {
-		return &sendError{0, "No status data could be sent: $NOTIFY_SOCKET was not set"}
+		return &sendError{0, "No status data could be sent: $NOTIFY_SOCKET was not set", false}
 	}
 	var list []entry
 	if o.reloading {
@@ -57,19 +57,19 @@ func send(o *sendOptions) *sendError {
 	// the real IDs.
 	if o.gid >= 0 {
 		if err := syscall.Setregid(o.gid, -1); err != nil {
-			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change GID: %v", err)}
+			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change GID: %v", err), false}
 		}
 	}
 	if o.uid >= 0 {
 		if err := syscall.Setreuid(o.uid, -1); err != nil {
-			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change UID: %v", err)}
+			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change UID: %v", err), false}
 		}
 	}
 
 	n := sendNotifier()
 	err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: as, PID: o.source})
 	if err != nil {
-		return &sendError{errnoOf(err), fmt.Sprintf("Failed to notify init system: %v", err)}
+		return &sendError{errnoOf(err), fmt.Sprintf("Failed to notify init system: %v", err), false}
 	}
 	if o.noBlock {
 		return nil
@@ -78,9 +78,9 @@ func send(o *sendOptions) *sendError {
 	defer cancel()
 	if err := n.Barrier(ctx); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return &sendError{errnoETIMEDOUT, fmt.Sprintf("Failed to invoke barrier: Connection timed out (the manager did not process the notification within %v)", barrierTimeout)}
+			return &sendError{errnoETIMEDOUT, fmt.Sprintf("Failed to invoke barrier: Connection timed out (the manager did not process the notification within %v)", barrierTimeout), false}
 		}
-		return &sendError{errnoOf(err), fmt.Sprintf("Failed to invoke barrier: %v", err)}
+		return &sendError{errnoOf(err), fmt.Sprintf("Failed to invoke barrier: %v", err), false}
 	}
 	return nil
 }
@@ -132,11 +132,11 @@ func assignments(list []entry) ([]sdnotify.Assignment, *sendError) {
 		for _, line := range strings.Split(e.text, "\n") {
 			key, value, ok := strings.Cut(line, "=")
 			if !ok {
-				return nil, &sendError{errnoEINVAL, fmt.Sprintf("%q is not a KEY=VALUE assignment: refusing to send it (the manager would ignore it)", line)}
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("%q is not a KEY=VALUE assignment: refusing to send it (the manager would ignore it)", line))
 			}
 			a := sdnotify.Var(key, value)
 			if err := a.Err(); err != nil {
-				return nil, &sendError{errnoEINVAL, fmt.Sprintf("refusing to send %q: %v", line, err)}
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("refusing to send %q: %v", line, err))
 			}
 			as = append(as, a)
 		}

@@ -4,7 +4,7 @@ package main
 
 // send fails: the sd_notify protocol is Linux's.
 func send(*sendOptions) *sendError {
-	return &sendError{0, errUnsupported}
+	return &sendError{0, errUnsupported, false}
 }
 
 func sendErrno(int) {}

@@ -193,7 +193,7 @@ var sendCases252 = [][]string{
 	{"--help", "--bogus"},
 	{"-h"},
 	{"--booted"},
-	// Failures: exit 1, and ERRNO= from the sender itself.
+	// Usage errors (see usageErrors): ERRNO= from the sender itself.
 	{},
 	{"--"},
 	{"--bogus"},
@@ -207,6 +207,37 @@ var sendCases252 = [][]string{
 	{"--pid=5x"},
 	{"--uid=nosuch-user-sdnotify", "--ready"},
 	{"--bogus", "--help"},
+}
+
+// usageErrors are the argument lists that are usage errors: systemd-notify
+// exits 1 for them, sdnotify send 2; what they send is the same.
+var usageErrors = map[string]bool{}
+
+func init() {
+	for _, args := range [][]string{
+		{}, {"--"}, {"--bogus"}, {"-x"}, {"--ready=1"}, {"--status"}, {"--pid=abc"},
+		{"--pid=0"}, {"--pid=-5"}, {"--pid=2147483648"}, {"--pid=5x"},
+		{"--uid=nosuch-user-sdnotify", "--ready"}, {"--bogus", "--help"},
+		{"--st=x"}, {"--re"},
+	} {
+		usageErrors[fmt.Sprintf("%q", args)] = true
+	}
+}
+
+// sameExit checks that sdnotify send's exit code for args is
+// systemd-notify's, but for usage errors, which exit 2 where
+// systemd-notify exits 1.
+func sameExit(t *testing.T, args []string, got, want int) {
+	t.Helper()
+	if usageErrors[fmt.Sprintf("%q", args)] {
+		if want != 1 || got != 2 {
+			t.Errorf("sdnotify send %q: usage error exits %d (systemd-notify %d); want 2 (and 1)", args, got, want)
+		}
+		return
+	}
+	if got != want {
+		t.Errorf("sdnotify send %q: exits %d; systemd-notify %d", args, got, want)
+	}
 }
 
 // The cases that need root: credentials for other users.
@@ -241,7 +272,8 @@ func TestSendMatchesSystemdNotify252(t *testing.T) {
 			t.Parallel()
 			want := captureSend(t, real, captureOpts{}, args...)
 			got := captureSend(t, ours(), captureOpts{}, args...)
-			if got.code != want.code || strings.Join(got.msgs, "\n") != strings.Join(want.msgs, "\n") {
+			sameExit(t, args, got.code, want.code)
+			if strings.Join(got.msgs, "\n") != strings.Join(want.msgs, "\n") {
 				t.Errorf("sdnotify send %q:\n got %v\nwant %v (stderr %q)", args, got, want, got.stderr)
 			}
 			t.Logf("%q -> %v", args, got)
@@ -274,7 +306,8 @@ func TestSendMatchesSystemdNotify254(t *testing.T) {
 				}
 				return strings.Join(out, "\n")
 			}
-			if got.code != want.code || norm(got) != norm(want) {
+			sameExit(t, args, got.code, want.code)
+			if norm(got) != norm(want) {
 				t.Errorf("sdnotify send %q:\n got %v\nwant %v (stderr %q)", args, got, want, got.stderr)
 			}
 			for _, m := range got.raw {
@@ -389,7 +422,7 @@ func TestSendDifferences(t *testing.T) {
 	// sends it for the manager to ignore.
 	for _, arg := range []string{"noequals", "=x", "--status=x", "X-Y=1", "", "BAD KEY=1"} {
 		c := captureSend(t, ours(), captureOpts{}, "--ready", "--", arg)
-		if c.code != 1 || len(c.msgs) != 1 || !strings.HasSuffix(c.msgs[0], `"ERRNO=22"`) || !strings.Contains(c.stderr, "refusing") && !strings.Contains(c.stderr, "not a KEY=VALUE") {
+		if c.code != 2 || len(c.msgs) != 1 || !strings.HasSuffix(c.msgs[0], `"ERRNO=22"`) || !strings.Contains(c.stderr, "refusing") && !strings.Contains(c.stderr, "not a KEY=VALUE") {
 			t.Errorf("%q: %v, stderr %q", arg, c, c.stderr)
 		}
 	}
