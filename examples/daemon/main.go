@@ -10,7 +10,10 @@
 //	ExecStart=/usr/local/bin/daemon
 //	WatchdogSec=10
 //
-// or, without systemd, under the stand-in: go run ./examples/standin ./examples/daemon
+// or, without systemd, under sdnotify run, which forwards SIGHUP (a reload)
+// and SIGTERM (a stop) to it:
+//
+//	go build -o /tmp/daemon ./examples/daemon && go run ./cmd/sdnotify run --watchdog=1s -- /tmp/daemon
 package main
 
 import (
