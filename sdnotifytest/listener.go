@@ -170,6 +170,19 @@ func (l *Listener) Messages() []*Message {
 	return append([]*Message(nil), l.msgs...)
 }
 
+// Discard drops the messages that Next and WaitFor have returned or passed
+// over: Messages no longer returns them, and Close no longer closes their
+// files, which become the caller's. A Listener that runs for long (the one
+// in sdnotify run does) calls it after each Next to keep its memory
+// bounded.
+func (l *Listener) Discard() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := copy(l.msgs, l.msgs[l.next:])
+	clear(l.msgs[n:]) // let the collector have them
+	l.msgs, l.next = l.msgs[:n], 0
+}
+
 // Next returns the next message that Next (or WaitFor) has not returned
 // yet, waiting for one to arrive until ctx ends.
 func (l *Listener) Next(ctx context.Context) (*Message, error) {

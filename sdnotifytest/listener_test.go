@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosdnotify/sdnotify"
 	"github.com/gosdnotify/sdnotify/sdnotifytest"
 )
 
@@ -231,4 +232,49 @@ func TestListenErrors(t *testing.T) {
 			t.Errorf("Listen(%q) = nil error", addr)
 		}
 	}
+}
+
+func TestDiscard(t *testing.T) {
+	l := sdnotifytest.New(t)
+	n := l.Notifier()
+	defer n.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.FDStore}, Files: []*os.File{w}})
+	w.Close()
+	n.Notify("STATUS=two")
+	n.Notify("STATUS=three")
+	first, err := l.Next(ctxFor(t))
+	if err != nil || len(first.Files) != 1 {
+		t.Fatalf("Next = %v, %v; want the message with a file", first, err)
+	}
+	if _, err := l.WaitFor(ctxFor(t), "STATUS=two"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the third to arrive before discarding.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(l.Messages()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	l.Discard()
+	if ms := l.Messages(); len(ms) != 1 || ms[0].Value("STATUS") != "three" {
+		t.Fatalf("after Discard, Messages() = %v; want only the one not yet returned", ms)
+	}
+	if m, err := l.Next(ctxFor(t)); err != nil || m.Value("STATUS") != "three" {
+		t.Fatalf("Next after Discard = %v, %v", m, err)
+	}
+	l.Discard()
+	if ms := l.Messages(); len(ms) != 0 {
+		t.Fatalf("Messages() = %v; want none", ms)
+	}
+	// The discarded message's file is the caller's now: Close leaves it
+	// open, so the pipe's write end is still there.
+	l.Close()
+	if _, err := first.Files[0].Stat(); err != nil {
+		t.Fatalf("discarded message's file: %v; want it left open", err)
+	}
+	first.Files[0].Close()
 }

@@ -374,9 +374,13 @@ func (s *supervisor) readMessages(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		// The listener need not keep it: a run may last for days. Its
+		// files are ours now; handle closes or stores them.
+		s.l.Discard()
 		select {
 		case s.msgs <- m:
 		case <-ctx.Done():
+			closeFiles(m.Files)
 			return
 		}
 	}
