@@ -58,8 +58,7 @@ type conn struct {
 }
 
 // dial opens a socket to a and connects it. The socket is close-on-exec and
-// non-blocking (a send that would block waits in the runtime poller, with a
-// deadline).
+// non-blocking (a send that would block waits in poll(2), with a deadline).
 func dial(a *address) (*conn, error) {
 	ids := os.Getuid() != os.Geteuid() || os.Getgid() != os.Getegid()
 	if a.family == familyUnix {
@@ -268,8 +267,8 @@ func (c *conn) sendFast(b []byte) (done bool, err error) {
 }
 
 // send sends b as one message, with files and credentials speaking for pid
-// if given. A send that would block waits for the socket in the poller
-// until ctx ends or sendTimeout passes.
+// if given. A send that would block waits for the socket until ctx ends or
+// sendTimeout passes.
 func (c *conn) send(ctx context.Context, b []byte, fds []int32, pid int) error {
 	creds := c.sendCreds || pid != 0 && pid != os.Getpid()
 	if len(fds) == 0 && !creds && !c.perMessage {

@@ -49,6 +49,16 @@
 // A Notifier is safe for concurrent use. Its zero value reads the
 // environment on first use; a nil *Notifier is disabled.
 //
+// # Cost
+//
+// Once the socket is open, Notify with a constant state is one write(2),
+// allocates nothing and takes no lock, so that concurrent senders do not
+// wait for each other; on a disabled Notifier it is one atomic load. The
+// package uses neither package net nor fmt (but for Statusf) nor
+// reflection: a daemon that sends READY=1 with it is under 300 KB larger
+// than an empty program. The benchmarks in the module's bench directory
+// compare it with the raw system calls and with the other Go packages.
+//
 // # Testing
 //
 // Package sdnotifytest provides a fake service manager: a listener that

@@ -547,8 +547,9 @@ func (n *Notifier) sendError(ctx context.Context, err error) error {
 	return wrap("sdnotify: send to "+n.env.socket, contextError(ctx, err))
 }
 
-// contextError returns ctx's error for an err caused by ctx ending: a
-// deadline that the poller saw pass a moment before the context did.
+// contextError returns ctx's error for an err caused by ctx ending: its
+// cancellation, or its deadline, which the wait saw pass a moment before
+// the context did.
 func contextError(ctx context.Context, err error) error {
 	if ctx == nil || !isDeadline(err) {
 		return err
