@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gosdnotify/sdnotify"
+	"github.com/gosdnotify/sdnotify/sdnotifytest"
 	"golang.org/x/sys/unix"
 )
 
@@ -509,5 +510,45 @@ func TestHygieneAfterWaits(t *testing.T) {
 	t.Logf("open fds %d -> %d, goroutines %d -> %d", fds0, fds1, gs0, gs1)
 	if fds1 != fds0 || gs1 != gs0 {
 		t.Fatalf("open fds %d -> %d, goroutines %d -> %d; want no change", fds0, fds1, gs0, gs1)
+	}
+}
+
+// TestDroppedNotifierLeaksNothing checks that Notifiers dropped without
+// Close, as a port of Python's SystemdNotifier().notify("READY=1") drops
+// them, have their sockets (and the eventfd of one that waited) closed by
+// the garbage collector, as an *os.File's would be.
+func TestDroppedNotifierLeaksNothing(t *testing.T) {
+	l := sdnotifytest.New(t)
+	fds0 := openFDs(t)
+	for i := 0; i < 100; i++ {
+		if err := sdnotify.NewAddr(l.Addr).Notify("READY=1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Pause()
+	n := sdnotify.NewAddr(l.Addr)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		err := n.NotifyContext(ctx, "X_FILL=1")
+		cancel()
+		if err != nil {
+			break // it waited, with an eventfd
+		}
+	}
+	n = nil
+	l.Resume()
+	if fds := openFDs(t); fds < fds0+50 {
+		t.Fatalf("%d open fds after 101 Notifiers, from %d: the test is not testing anything", fds, fds0)
+	}
+	var fds int
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		runtime.GC()
+		if fds = openFDs(t); fds == fds0 {
+			break
+		}
+	}
+	t.Logf("open fds: %d, then 102 more with 101 dropped Notifiers (one with its eventfd), then %d after collection", fds0, fds)
+	if fds != fds0 {
+		t.Fatalf("open fds %d -> %d after the dropped Notifiers were collected; want no change", fds0, fds)
 	}
 }
