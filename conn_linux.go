@@ -52,7 +52,6 @@ type conn struct {
 
 	oob []byte // ancillary data, reused; guarded by the Notifier's lock
 
-
 	perMessage bool          // connection per message (vsock stream, seqpacket)
 	family     int           // for perMessage
 	sotype     int           // for perMessage
@@ -275,6 +274,39 @@ func (c *conn) sendFast(b []byte) (done bool, err error) {
 		return false, nil
 	}
 	return true, os.NewSyscallError("write", err)
+}
+
+// sendFastFiles is sendFast for a message with the descriptors fds, up to
+// 8 of them.
+func (c *conn) sendFastFiles(b []byte, fds []int32) (done bool, err error) {
+	if len(fds) == 0 {
+		return c.sendFast(b)
+	}
+	var buf [64]byte // unix.CmsgSpace(8 * 4) is 48
+	if c.perMessage || c.sendCreds || unix.CmsgSpace(len(fds)*4) > len(buf) {
+		return false, nil
+	}
+	oob := control(buf[:0], fds, false, 0)
+	if !c.mu.TryRLock() {
+		return false, nil // being closed
+	}
+	if c.closing.Load() {
+		c.mu.RUnlock()
+		return false, nil
+	}
+	for {
+		if _, err = unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL); err != unix.EINTR {
+			break
+		}
+	}
+	c.mu.RUnlock() // and c is alive until here, so fd is open
+	switch {
+	case err == nil:
+		return true, nil
+	case err == unix.EAGAIN || reconnectable(err):
+		return false, nil
+	}
+	return true, os.NewSyscallError("sendmsg", err)
 }
 
 // send sends b as one message, with files and credentials speaking for pid

@@ -404,6 +404,21 @@ func (n *Notifier) sendMessage(ctx context.Context, as []Assignment, fds []int32
 	if pid < 0 {
 		return invalid("PID " + itoa(pid) + " is negative")
 	}
+	// As in notify: once the socket is open, a notification that speaks for
+	// ourselves goes out without the lock, encoded on the stack.
+	if c := n.conn.Load(); c != nil && pid == 0 && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
+		var stack [512]byte
+		b, err := encode(stack[:0], as)
+		if err != nil {
+			return err
+		}
+		if done, err := c.sendFastFiles(b, fds); done {
+			if err != nil {
+				return n.sendError(ctx, err)
+			}
+			return nil
+		}
+	}
 	if err := n.lock(ctx); err != nil {
 		return err
 	}

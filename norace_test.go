@@ -1,0 +1,5 @@
+//go:build !race
+
+package sdnotify_test
+
+const raceEnabled = false
