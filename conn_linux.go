@@ -245,48 +245,21 @@ func errnoOf(err error) syscall.Errno {
 	return 0
 }
 
-// sendFast sends b with one write(2), without the Notifier's lock, on a
-// connected datagram socket that needs no credentials. The write holds a
-// reference to the socket, which Close waits for. done is false if the
+// sendFast sends b, with the descriptors fds (up to 8), with one write(2)
+// or sendmsg(2), without the Notifier's lock, on a connected datagram
+// socket that needs no credentials. The conn's read lock keeps the socket
+// open meanwhile: only close takes it for writing. done is false if the
 // caller must take the locked path instead: the socket is being closed,
 // its queue is full, or the error may call for a new socket.
-func (c *conn) sendFast(b []byte) (done bool, err error) {
-	if c.perMessage || c.sendCreds {
-		return false, nil
-	}
-	if !c.mu.TryRLock() {
-		return false, nil // being closed
-	}
-	if c.closing.Load() {
-		c.mu.RUnlock()
-		return false, nil
-	}
-	for {
-		if _, err = unix.Write(c.fd, b); err != unix.EINTR {
-			break
-		}
-	}
-	c.mu.RUnlock() // and c is alive until here, so fd is open
-	switch {
-	case err == nil:
-		return true, nil
-	case err == unix.EAGAIN || reconnectable(err):
-		return false, nil
-	}
-	return true, os.NewSyscallError("write", err)
-}
-
-// sendFastFiles is sendFast for a message with the descriptors fds, up to
-// 8 of them.
-func (c *conn) sendFastFiles(b []byte, fds []int32) (done bool, err error) {
-	if len(fds) == 0 {
-		return c.sendFast(b)
-	}
+func (c *conn) sendFast(b []byte, fds []int32) (done bool, err error) {
 	var buf [64]byte // unix.CmsgSpace(8 * 4) is 48
 	if c.perMessage || c.sendCreds || unix.CmsgSpace(len(fds)*4) > len(buf) {
 		return false, nil
 	}
-	oob := control(buf[:0], fds, false, 0)
+	var oob []byte
+	if len(fds) > 0 {
+		oob = control(buf[:0], fds, false, 0)
+	}
 	if !c.mu.TryRLock() {
 		return false, nil // being closed
 	}
@@ -295,7 +268,12 @@ func (c *conn) sendFastFiles(b []byte, fds []int32) (done bool, err error) {
 		return false, nil
 	}
 	for {
-		if _, err = unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL); err != unix.EINTR {
+		if oob == nil {
+			_, err = unix.Write(c.fd, b)
+		} else {
+			_, err = unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
+		}
+		if err != unix.EINTR {
 			break
 		}
 	}
@@ -305,6 +283,8 @@ func (c *conn) sendFastFiles(b []byte, fds []int32) (done bool, err error) {
 		return true, nil
 	case err == unix.EAGAIN || reconnectable(err):
 		return false, nil
+	case oob == nil:
+		return true, os.NewSyscallError("write", err)
 	}
 	return true, os.NewSyscallError("sendmsg", err)
 }

@@ -27,5 +27,4 @@ func reconnectable(error) bool { return false }
 
 func monotonicUsec() uint64 { return 0 }
 
-func (*conn) sendFast([]byte) (bool, error)               { return false, nil }
-func (*conn) sendFastFiles([]byte, []int32) (bool, error) { return false, nil }
+func (*conn) sendFast([]byte, []int32) (bool, error) { return false, nil }

@@ -307,7 +307,7 @@ func (n *Notifier) notify(ctx context.Context, state string) error {
 	// socket yet, a full queue, an error calling for a new socket) takes
 	// the lock.
 	if c := n.conn.Load(); c != nil && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
-		if done, err := c.sendFast(b); done {
+		if done, err := c.sendFast(b, nil); done {
 			if err != nil {
 				return n.sendError(ctx, err)
 			}
@@ -412,7 +412,7 @@ func (n *Notifier) sendMessage(ctx context.Context, as []Assignment, fds []int32
 		if err != nil {
 			return err
 		}
-		if done, err := c.sendFastFiles(b, fds); done {
+		if done, err := c.sendFast(b, fds); done {
 			if err != nil {
 				return n.sendError(ctx, err)
 			}
