@@ -370,19 +370,10 @@ func (c *conn) sendmsg(ctx context.Context, b, oob []byte) error {
 // sendmsgWait is sendmsg on a full socket: it waits for room.
 func (c *conn) sendmsgWait(ctx context.Context, b, oob []byte) error {
 	return c.bounded(ctx, func(deadline time.Time) error {
-		for {
+		return c.retry(c.fd, unix.POLLOUT, deadline, func() error {
 			_, err := unix.SendmsgN(c.fd, b, oob, nil, unix.MSG_NOSIGNAL)
-			switch err {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				if err := c.waitFor(c.fd, unix.POLLOUT, deadline); err != nil {
-					return err
-				}
-				continue
-			}
 			return wrapSyscall("sendmsg", err)
-		}
+		})
 	})
 }
 
@@ -404,18 +395,12 @@ func (c *conn) converse(fd int, deadline time.Time, b, oob []byte) error {
 		return err
 	}
 	for len(b) > 0 || oob != nil {
-		n, err := unix.SendmsgN(fd, b, oob, nil, unix.MSG_NOSIGNAL)
-		switch err {
-		case nil:
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			if err := c.waitFor(fd, unix.POLLOUT, deadline); err != nil {
-				return err
-			}
-			continue
-		default:
+		var n int
+		if err := c.retry(fd, unix.POLLOUT, deadline, func() (err error) {
+			n, err = unix.SendmsgN(fd, b, oob, nil, unix.MSG_NOSIGNAL)
 			return wrapSyscall("sendmsg", err)
+		}); err != nil {
+			return err
 		}
 		if c.sotype != unix.SOCK_STREAM && n < len(b) {
 			return os.NewSyscallError("sendmsg", unix.EIO)
@@ -426,23 +411,33 @@ func (c *conn) converse(fd int, deadline time.Time, b, oob []byte) error {
 		return os.NewSyscallError("shutdown", err)
 	}
 	var buf [1]byte
+	var n int
+	if err := c.retry(fd, unix.POLLIN, deadline, func() (err error) {
+		n, err = unix.Read(fd, buf[:])
+		return wrapSyscall("read", err)
+	}); err != nil {
+		return err
+	}
+	if n > 0 {
+		return os.NewSyscallError("read", unix.EPROTO)
+	}
+	return nil
+}
+
+// retry calls op until it is neither interrupted nor would block, waiting
+// for fd to be ready for events in between, and returns its error.
+func (c *conn) retry(fd int, events int16, deadline time.Time, op func() error) error {
 	for {
-		n, err := unix.Read(fd, buf[:])
-		switch err {
-		case nil:
-			if n > 0 {
-				return os.NewSyscallError("read", unix.EPROTO)
-			}
-			return nil
+		err := op()
+		switch errnoOf(err) {
 		case unix.EINTR:
-			continue
 		case unix.EAGAIN:
-			if err := c.waitFor(fd, unix.POLLIN, deadline); err != nil {
+			if err := c.waitFor(fd, events, deadline); err != nil {
 				return err
 			}
-			continue
+		default:
+			return err
 		}
-		return os.NewSyscallError("read", err)
 	}
 }
 

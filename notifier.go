@@ -293,6 +293,15 @@ func (n *Notifier) NotifyContext(ctx context.Context, state string) error {
 	return n.notify(ctx, state)
 }
 
+// openConn returns the open socket, for a send that may go out without
+// the lock, or nil: none is open, the Notifier is closing, or ctx ended.
+func (n *Notifier) openConn(ctx context.Context) *conn {
+	if c := n.conn.Load(); c != nil && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
+		return c
+	}
+	return nil
+}
+
 func (n *Notifier) notify(ctx context.Context, state string) error {
 	if !n.Enabled() {
 		return n.closedErr()
@@ -306,7 +315,7 @@ func (n *Notifier) notify(ctx context.Context, state string) error {
 	// reference to the socket that Close waits for. Anything else (no
 	// socket yet, a full queue, an error calling for a new socket) takes
 	// the lock.
-	if c := n.conn.Load(); c != nil && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
+	if c := n.openConn(ctx); c != nil {
 		if done, err := c.sendFast(b, nil); done {
 			if err != nil {
 				return n.sendError(ctx, err)
@@ -406,7 +415,7 @@ func (n *Notifier) sendMessage(ctx context.Context, as []Assignment, fds []int32
 	}
 	// As in notify: once the socket is open, a notification that speaks for
 	// ourselves goes out without the lock, encoded on the stack.
-	if c := n.conn.Load(); c != nil && pid == 0 && !n.closed.Load() && (ctx == nil || ctx.Err() == nil) {
+	if c := n.openConn(ctx); c != nil && pid == 0 {
 		var stack [512]byte
 		b, err := encode(stack[:0], as)
 		if err != nil {
