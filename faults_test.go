@@ -487,17 +487,7 @@ func TestHygieneAfterWaits(t *testing.T) {
 	l, n := pair(t)
 	fds0, gs0 := openFDs(t), steadyGoroutines()
 	l.Pause()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-		err := n.NotifyContext(ctx, "X_FILL=1")
-		cancel()
-		if err != nil {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("send to a full queue = %v; want context.DeadlineExceeded", err)
-			}
-			break
-		}
-	}
+	fill(t, n)
 	for i := 0; i < 20; i++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Millisecond, cancel)
@@ -542,14 +532,7 @@ func TestDroppedNotifierLeaksNothing(t *testing.T) {
 	}
 	l.Pause()
 	n := sdnotify.NewAddr(l.Addr)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-		err := n.NotifyContext(ctx, "X_FILL=1")
-		cancel()
-		if err != nil {
-			break // it waited, with an eventfd
-		}
-	}
+	fill(t, n) // the last send waited, with an eventfd
 	n = nil
 	l.Resume()
 	if fds := openFDs(t); fds < fds0+50 {

@@ -663,17 +663,27 @@ func TestBoundedSend(t *testing.T) {
 	nothingArrives(t, l)
 }
 
-func TestWaitingForLockHonoursContext(t *testing.T) {
-	l, n := pair(t)
-	l.Pause()
+// fill sends until the queue of a paused receiver is full, which a send
+// bounded by a short timeout reports with context.DeadlineExceeded.
+func fill(t *testing.T, n *sdnotify.Notifier) {
+	t.Helper()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		err := n.NotifyContext(ctx, "X_FILL=1")
 		cancel()
 		if err != nil {
-			break
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("send to a full queue = %v; want context.DeadlineExceeded", err)
+			}
+			return
 		}
 	}
+}
+
+func TestWaitingForLockHonoursContext(t *testing.T) {
+	l, n := pair(t)
+	l.Pause()
+	fill(t, n)
 	blocked := make(chan error)
 	go func() { blocked <- n.Notify("X_BLOCKED=1") }() // holds the lock, waiting
 	time.Sleep(20 * time.Millisecond)
