@@ -27,9 +27,6 @@ var sendNotifier = sync.OnceValue(sdnotify.New)
 
 // send sends the notification o asks for, and then waits for the barrier.
 func send(o *sendOptions) *sendError {
-	if _, ok := os.LookupEnv("NOTIFY_SOCKET"); !ok {
-		return &sendError{0, "No status data could be sent: $NOTIFY_SOCKET was not set", false}
-	}
 	var list []entry
 	if o.reloading {
 		list = append(list, entry{text: "RELOADING=1"}, entry{text: sdnotify.Monotonic().String()})
@@ -49,7 +46,10 @@ func send(o *sendOptions) *sendError {
 	list = mergeEntries(list, o.args)
 	as, serr := assignments(list)
 	if serr != nil {
-		return serr
+		return serr // a usage error, whether or not there is a manager
+	}
+	if _, ok := os.LookupEnv("NOTIFY_SOCKET"); !ok {
+		return &sendError{0, "No status data could be sent: $NOTIFY_SOCKET was not set", false}
 	}
 
 	// As systemd-notify: change only the real IDs, keeping the effective

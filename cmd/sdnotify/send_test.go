@@ -407,6 +407,13 @@ func TestSendNotifySocket(t *testing.T) {
 			}
 		}
 	}
+	// A bad argument is a usage error whether or not NOTIFY_SOCKET is set,
+	// as a bad option is.
+	for _, args := range [][]string{{"send", "NOTAKV"}, {"send", "--bogus"}} {
+		if code, _, stderr := runTool(t, toolEnv(), args...); code != 2 || !strings.Contains(stderr, "sdnotify send --help") {
+			t.Errorf("%q without NOTIFY_SOCKET: exit %d, stderr %q; want a usage error, exit 2", args, code, stderr)
+		}
+	}
 	// An abstract socket works.
 	c := captureSend(t, ours(), captureOpts{abstract: true}, "--ready")
 	if c.code != 0 || len(c.msgs) != 2 || !strings.HasSuffix(c.msgs[0], `"READY=1"`) {
