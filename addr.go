@@ -78,6 +78,7 @@ type AddressError struct {
 	Err    error  // the errno libsystemd returns for it: EPROTO, EINVAL or ENAMETOOLONG
 }
 
+// Error names the value and what is wrong with it.
 func (e *AddressError) Error() string {
 	return "sdnotify: NOTIFY_SOCKET=" + quote(e.Addr) + ": " + e.Reason
 }

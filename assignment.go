@@ -161,7 +161,8 @@ func repairStatus(s string) string {
 // Errno is the ERRNO= assignment: the errno-style reason for a failure,
 // shown by systemctl as StatusErrno. It takes the errno out of err's
 // chain, so an *os.PathError or a syscall.Errno both work; an error that
-// wraps no syscall.Errno is refused.
+// wraps no syscall.Errno is refused. syscall.Errno(0) sends ERRNO=0, which
+// clears the StatusErrno that an earlier ERRNO= set.
 func Errno(err error) Assignment {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {

@@ -51,9 +51,10 @@
 //
 // # Cost
 //
-// Once the socket is open, Notify with a constant state is one write(2),
-// allocates nothing and takes no lock, so that concurrent senders do not
-// wait for each other; on a disabled Notifier it is one atomic load. The
+// Once the socket is open, Notify with a constant state is one write(2)
+// and allocates nothing; it takes only a read lock, which Close alone
+// takes for writing, so that concurrent senders do not wait for each
+// other. On a disabled Notifier it is one atomic load. The
 // package uses neither package net nor fmt (but for Statusf) nor
 // reflection: a daemon that sends READY=1 with it is under 300 KB larger
 // than an empty program. The benchmarks in the module's bench directory

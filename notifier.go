@@ -35,9 +35,14 @@ const (
 // A Notifier sends notifications to the service manager named by
 // NOTIFY_SOCKET.
 //
-// A Notifier is safe for concurrent use by multiple goroutines: sends are
-// serialized, each notification goes out whole as one datagram, and a send
-// waiting for another (or for a full queue) gives up when its context ends.
+// A Notifier is safe for concurrent use by multiple goroutines, and each
+// notification goes out whole, as one datagram. Once the socket is open, a
+// notification that speaks for the sender goes out with one system call
+// that waits for no other send: concurrent senders share the socket, and
+// only Close excludes them. The rest (the first send, which opens the
+// socket; a send to a full queue; one that speaks for another process or
+// carries credentials) take the Notifier's lock in turn, and a send
+// waiting for it, or for the queue, gives up when its context ends.
 //
 // The zero Notifier is ready to use: it reads NOTIFY_SOCKET (and the
 // watchdog variables) on first use rather than at construction, and then
@@ -165,7 +170,9 @@ func (n *Notifier) Enabled() bool {
 }
 
 // Addr returns the address the Notifier sends to, as given in
-// NOTIFY_SOCKET or to NewAddr, or "" if it is disabled.
+// NOTIFY_SOCKET or to NewAddr, or "" if it is disabled. It is "" too for
+// an empty NOTIFY_SOCKET, which is set (Enabled reports true) but invalid:
+// every send then returns an *AddressError.
 func (n *Notifier) Addr() string {
 	if !n.Enabled() {
 		return ""
@@ -536,7 +543,7 @@ func (n *Notifier) openLocked() error {
 	}
 	c, err := dial(&n.addr)
 	if err != nil {
-		return wrap("sdnotify: connect to "+n.env.socket, err)
+		return wrap("sdnotify: "+n.env.socket, err) // err names the system call
 	}
 	n.conn.Store(c)
 	return nil

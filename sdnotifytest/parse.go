@@ -20,12 +20,13 @@ type Assignment struct {
 	Key, Value string
 }
 
+// String returns the line as it was received, KEY=VALUE.
 func (a Assignment) String() string { return a.Key + "=" + a.Value }
 
 // An Ignored is an assignment that systemd would ignore, and why.
 type Ignored struct {
 	Assignment
-	Reason string
+	Reason string // why systemd would ignore it, for example "not valid UTF-8"
 }
 
 // A Message is one notification received by a Listener, or parsed by Parse.

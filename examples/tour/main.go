@@ -2,7 +2,7 @@
 // its own, to watch under "sdnotify run" (this is the README's
 // demonstration):
 //
-//	go build -o /tmp/tour ./examples/tour && go run ./cmd/sdnotify run --watchdog=1s -- /tmp/tour
+//	go build -o /tmp/tour ./examples/tour && go run ./cmd/sdnotify run --watchdog=1s --timeout-start=2s -- /tmp/tour
 //
 // It reports its status while it starts and asks for more time to start,
 // says it is ready, feeds the watchdog, keeps a file in the manager's file
@@ -40,11 +40,6 @@ func main() {
 	time.Sleep(100 * time.Millisecond)
 	must(n.Send(sdnotify.Ready, sdnotify.Status("Serving, configuration 1")))
 
-	// Feed the watchdog (WatchdogSec=, or run's --watchdog) every half
-	// interval until told to stop.
-	fed := make(chan error, 1)
-	go func() { fed <- n.KeepAlive(ctx, nil) }()
-
 	// Keep a file in the fd store: after a restart it comes back in
 	// LISTEN_FDS and LISTEN_FDNAMES (FileDescriptorStoreMax= in the unit).
 	state, err := os.CreateTemp("", "tour-state")
@@ -54,6 +49,11 @@ func main() {
 	os.Remove(state.Name())
 	must(n.StoreFiles("state", state))
 	state.Close() // the manager has its own copy
+
+	// Feed the watchdog (WatchdogSec=, or run's --watchdog) every half
+	// interval until told to stop.
+	fed := make(chan error, 1)
+	go func() { fed <- n.KeepAlive(ctx, nil) }()
 
 	time.Sleep(700 * time.Millisecond)
 
