@@ -70,31 +70,48 @@ func (a address) String() string {
 	return ""
 }
 
-// An AddressError reports a NOTIFY_SOCKET value that libsystemd would refuse.
-// Nothing is sent anywhere when the address is invalid.
+// An AddressError reports an address, from NOTIFY_SOCKET or given to
+// NewAddr, that libsystemd would refuse. Nothing is sent anywhere when the
+// address is invalid.
 type AddressError struct {
+	Source string // where the address came from: "NOTIFY_SOCKET" or "NewAddr"
 	Addr   string // the value as given
 	Reason string // what is wrong with it
 	Err    error  // the errno libsystemd returns for it: EPROTO, EINVAL or ENAMETOOLONG
 }
 
-// Error names the value and what is wrong with it.
+// Error names the source, the value and what is wrong with it:
+//
+//	sdnotify: NOTIFY_SOCKET="run/notify": not an absolute path, ...
+//	sdnotify: NewAddr("run/notify"): not an absolute path, ...
 func (e *AddressError) Error() string {
-	return "sdnotify: NOTIFY_SOCKET=" + quote(e.Addr) + ": " + e.Reason
+	if e.Source == envSocket || e.Source == "" {
+		return "sdnotify: NOTIFY_SOCKET=" + quote(e.Addr) + ": " + e.Reason
+	}
+	return "sdnotify: " + e.Source + "(" + quote(e.Addr) + "): " + e.Reason
 }
 
 // Unwrap returns the errno, so that errors.Is(err, syscall.EINVAL) works.
 func (e *AddressError) Unwrap() error { return e.Err }
 
 func addrError(addr string, errno syscall.Errno, reason string) *AddressError {
-	return &AddressError{Addr: addr, Reason: reason, Err: errno}
+	return &AddressError{Source: envSocket, Addr: addr, Reason: reason, Err: errno}
 }
 
 // parseAddress parses a NOTIFY_SOCKET value by libsystemd's rules: an
 // absolute path, an abstract name starting with '@', or a vsock address
 // "vsock[-dgram|-seqpacket|-stream]:CID:PORT". It refuses what libsystemd
-// refuses, with the same errno.
-func parseAddress(s string) (address, error) {
+// refuses, with the same errno. source says where s came from, for the
+// error.
+func parseAddress(s, source string) (address, error) {
+	a, err := parseAddr(s)
+	if err != nil {
+		err.(*AddressError).Source = source
+	}
+	return a, err
+}
+
+func parseAddr(s string) (address, error) {
 	if s == "" {
 		return address{}, addrError(s, syscall.EPROTO, "empty address")
 	}

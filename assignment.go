@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,11 +20,6 @@ const MaxStateLen = 4096
 // (the kernel's SCM_MAX_FD).
 const MaxFiles = 253
 
-// ErrInvalid is matched, with errors.Is, by every error that refuses a
-// notification before sending it: an empty state, a NUL byte, more than
-// MaxStateLen bytes, a bad value given to one of the typed assignments.
-var ErrInvalid = errors.New("sdnotify: invalid notification")
-
 // form says how an Assignment renders.
 type form uint8
 
@@ -31,32 +27,39 @@ const (
 	formText      form = iota // key=value
 	formNumber                // key=num
 	formReloading             // RELOADING=1\nMONOTONIC_USEC=num
+	formSender                // no line: credentials for pid
 )
 
-// An Assignment is one KEY=VALUE line of a notification, made by the
-// functions and variables of this package, which check the value as they
-// make it. An Assignment whose value was refused carries the error, and a
-// send that includes it returns that error and sends nothing.
+// An Assignment is one part of a notification: a KEY=VALUE line, with the
+// files that go with it (FDStore, MainPIDFD), or the sender's credentials
+// (Sender). Assignments are made by the functions of this package, which
+// check each value as they make it; Notifier.Send joins them into one
+// datagram.
 //
-// The zero Assignment is invalid.
+// An Assignment whose value was refused carries the error, and a send that
+// includes it returns that error and sends nothing. The zero Assignment is
+// invalid.
 type Assignment struct {
-	key   string
-	value string
-	num   uint64
-	form  form
-	err   error
+	key    string
+	value  string
+	fdname string // FDNAME= line after key=value, if not ""
+	num    uint64 // formNumber, formReloading
+	pid    int    // formSender
+	files  []*os.File
+	form   form
+	err    error
 }
 
 // Err reports why the assignment was refused, or nil if it is valid.
 func (a Assignment) Err() error {
-	if a.err == nil && a.key == "" {
+	if a.err == nil && a.key == "" && a.form != formSender {
 		return invalid("zero Assignment")
 	}
 	return a.err
 }
 
-// String returns the assignment as it goes on the wire, or "" if it is
-// invalid.
+// String returns the assignment's lines as they go on the wire, or "" if it
+// is invalid or adds no line (Sender).
 func (a Assignment) String() string {
 	if a.Err() != nil {
 		return ""
@@ -64,29 +67,46 @@ func (a Assignment) String() string {
 	return string(a.appendTo(nil))
 }
 
+// len is the length of the assignment's lines.
 func (a Assignment) len() int {
+	n := 0
 	switch a.form {
+	case formSender:
+		return 0
 	case formNumber:
-		return len(a.key) + 1 + decimalLen(a.num)
+		n = len(a.key) + 1 + decimalLen(a.num)
 	case formReloading:
-		return len("RELOADING=1\nMONOTONIC_USEC=") + decimalLen(a.num)
+		n = len("RELOADING=1\nMONOTONIC_USEC=") + decimalLen(a.num)
+	default:
+		n = len(a.key) + 1 + len(a.value)
 	}
-	return len(a.key) + 1 + len(a.value)
+	if a.fdname != "" {
+		n += len("\nFDNAME=") + len(a.fdname)
+	}
+	return n
 }
 
 func (a Assignment) appendTo(b []byte) []byte {
 	switch a.form {
+	case formSender:
+		return b
 	case formNumber:
 		b = append(b, a.key...)
 		b = append(b, '=')
-		return strconv.AppendUint(b, a.num, 10)
+		b = strconv.AppendUint(b, a.num, 10)
 	case formReloading:
 		b = append(b, "RELOADING=1\nMONOTONIC_USEC="...)
-		return strconv.AppendUint(b, a.num, 10)
+		b = strconv.AppendUint(b, a.num, 10)
+	default:
+		b = append(b, a.key...)
+		b = append(b, '=')
+		b = append(b, a.value...)
 	}
-	b = append(b, a.key...)
-	b = append(b, '=')
-	return append(b, a.value...)
+	if a.fdname != "" {
+		b = append(b, "\nFDNAME="...)
+		b = append(b, a.fdname...)
+	}
+	return b
 }
 
 func decimalLen(v uint64) int {
@@ -104,32 +124,59 @@ func number(key string, v uint64) Assignment { return Assignment{key: key, num: 
 
 func refused(key string, err error) Assignment { return Assignment{key: key, err: err} }
 
-// The assignments that take no value.
-var (
-	// Ready tells the manager that startup, or a reload, is finished.
-	Ready = text("READY", "1")
-	// Stopping tells the manager that the service is shutting down.
-	Stopping = text("STOPPING", "1")
-	// Watchdog is the watchdog keep-alive, WATCHDOG=1.
-	Watchdog = text("WATCHDOG", "1")
-	// WatchdogTrigger makes the manager act as if the watchdog timed out,
-	// WATCHDOG=trigger (systemd 243).
-	WatchdogTrigger = text("WATCHDOG", "trigger")
-	// FDStore asks the manager to keep the files sent with it (FDSTORE=1).
-	// See Notifier.StoreFiles.
-	FDStore = text("FDSTORE", "1")
-	// FDStoreRemove asks the manager to close the stored files named by an
-	// FDName assignment in the same notification (FDSTOREREMOVE=1).
-	FDStoreRemove = text("FDSTOREREMOVE", "1")
-	// FDPollDisable tells the manager not to watch the files stored with
-	// it for errors and hang-ups (FDPOLL=0, systemd 246).
-	FDPollDisable = text("FDPOLL", "0")
-	// RestartReset resets the unit's restart counter (RESTART_RESET=1,
-	// systemd 258).
-	RestartReset = text("RESTART_RESET", "1")
-)
+// Ready is READY=1: startup, or a reload, is finished.
+func Ready() Assignment { return text("READY", "1") }
 
-// Status is the STATUS= assignment: free text that systemctl status shows.
+// Stopping is STOPPING=1: the service is shutting down (final since
+// systemd 259).
+func Stopping() Assignment { return text("STOPPING", "1") }
+
+// Reloading is RELOADING=1 together with MONOTONIC_USEC=, the current
+// CLOCK_MONOTONIC time in microseconds, as Type=notify-reload services
+// (systemd 253) must send them: in one notification. Send it when a reload
+// starts, and Ready when it is done.
+func Reloading() Assignment {
+	return Assignment{key: "RELOADING", num: monotonicUsec(), form: formReloading}
+}
+
+// Monotonic is MONOTONIC_USEC= alone: the current CLOCK_MONOTONIC time in
+// microseconds. Reloading includes it already.
+func Monotonic() Assignment { return number("MONOTONIC_USEC", monotonicUsec()) }
+
+// Watchdog is WATCHDOG=1, the watchdog keep-alive. Notifier.KeepAlive
+// sends it on time.
+func Watchdog() Assignment { return text("WATCHDOG", "1") }
+
+// WatchdogTrigger is WATCHDOG=trigger (systemd 243): the manager acts as if
+// the watchdog timed out.
+func WatchdogTrigger() Assignment { return text("WATCHDOG", "trigger") }
+
+// SetWatchdogTimeout is WATCHDOG_USEC= (systemd 233): it changes the
+// service's watchdog timeout to d. Notifier.WatchdogTimeout reads the
+// timeout the service was started with.
+func SetWatchdogTimeout(d time.Duration) Assignment { return usec("WATCHDOG_USEC", d) }
+
+// ExtendTimeout is EXTEND_TIMEOUT_USEC= (systemd 236): it asks the manager
+// for d more time to start, stop or run, counted from now.
+func ExtendTimeout(d time.Duration) Assignment { return usec("EXTEND_TIMEOUT_USEC", d) }
+
+// usec converts d to microseconds exactly, refusing negative durations and
+// fractions of a microsecond (which would be silently rounded).
+func usec(key string, d time.Duration) Assignment {
+	switch {
+	case d <= 0:
+		return refused(key, invalid(key+": "+d.String()+": want a positive duration"))
+	case d%time.Microsecond != 0:
+		return refused(key, invalid(key+": "+d.String()+" is not a whole number of microseconds"))
+	}
+	return number(key, uint64(d/time.Microsecond))
+}
+
+// RestartReset is RESTART_RESET=1 (systemd 258): it resets the unit's
+// restart counter.
+func RestartReset() Assignment { return text("RESTART_RESET", "1") }
+
+// Status is STATUS=text: free text that systemctl status shows.
 //
 // Status text often comes from outside the program (an error message, a
 // file name), so Status repairs it rather than refusing it: invalid UTF-8
@@ -143,9 +190,7 @@ func Status(text string) Assignment {
 	return Assignment{key: "STATUS", value: repairStatus(text)}
 }
 
-// Statusf is Status with fmt.Sprintf formatting. It is the one part of
-// this package that uses fmt, which a program pays for (about 200 KB)
-// only if it calls Statusf.
+// Statusf is Status with fmt.Sprintf formatting.
 func Statusf(format string, args ...any) Assignment {
 	return Status(fmt.Sprintf(format, args...))
 }
@@ -158,20 +203,20 @@ func repairStatus(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ", "\x00", "\uFFFD").Replace(s)
 }
 
-// Errno is the ERRNO= assignment: the errno-style reason for a failure,
-// shown by systemctl as StatusErrno. It takes the errno out of err's
-// chain, so an *os.PathError or a syscall.Errno both work; an error that
-// wraps no syscall.Errno is refused. syscall.Errno(0) sends ERRNO=0, which
-// clears the StatusErrno that an earlier ERRNO= set.
+// Errno is ERRNO=: the errno-style reason for a failure, shown by
+// systemctl as StatusErrno. It takes the errno out of err's chain, so an
+// *os.PathError or a syscall.Errno both work; an error that wraps no
+// syscall.Errno is refused. syscall.Errno(0) sends ERRNO=0, which clears
+// the StatusErrno that an earlier ERRNO= set.
 func Errno(err error) Assignment {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
-		return refused("ERRNO", invalid("ERRNO: "+errText(err)+" wraps no syscall.Errno"))
+		return refused("ERRNO", invalid(fmt.Sprintf("ERRNO: %v wraps no syscall.Errno", err)))
 	}
 	return number("ERRNO", uint64(errno))
 }
 
-// BusError is the BUSERROR= assignment: a D-Bus error name such as
+// BusError is BUSERROR=: a D-Bus error name such as
 // "org.freedesktop.DBus.Error.TimedOut".
 func BusError(name string) Assignment {
 	if err := checkDottedName(name, false); err != nil {
@@ -180,8 +225,8 @@ func BusError(name string) Assignment {
 	return text("BUSERROR", name)
 }
 
-// VarlinkError is the VARLINKERROR= assignment (systemd 257): a Varlink
-// error name such as "io.systemd.System.NoSuchUnit".
+// VarlinkError is VARLINKERROR= (systemd 257): a Varlink error name such
+// as "io.systemd.System.NoSuchUnit".
 func VarlinkError(name string) Assignment {
 	if err := checkDottedName(name, true); err != nil {
 		return refused("VARLINKERROR", invalid("VARLINKERROR="+quote(name)+": "+err.Error()))
@@ -228,8 +273,8 @@ func checkDottedName(name string, varlink bool) error {
 	return nil
 }
 
-// ExitStatus is the EXIT_STATUS= assignment (systemd 254), 0 to 255. The
-// manager only logs it.
+// ExitStatus is EXIT_STATUS= (systemd 254), 0 to 255. The manager only
+// logs it.
 func ExitStatus(code int) Assignment {
 	if code < 0 || code > 255 {
 		return refused("EXIT_STATUS", invalid("EXIT_STATUS="+itoa(code)+": want 0 to 255"))
@@ -237,8 +282,8 @@ func ExitStatus(code int) Assignment {
 	return number("EXIT_STATUS", uint64(code))
 }
 
-// MainPID is the MAINPID= assignment: it tells the manager which process
-// is the service's main process.
+// MainPID is MAINPID=: it tells the manager which process is the service's
+// main process.
 func MainPID(pid int) Assignment {
 	if pid <= 0 || pid > math.MaxInt32 {
 		return refused("MAINPID", invalid("MAINPID="+itoa(pid)+": want a positive process ID"))
@@ -246,29 +291,24 @@ func MainPID(pid int) Assignment {
 	return number("MAINPID", uint64(pid))
 }
 
-// WatchdogTimeout is the WATCHDOG_USEC= assignment (systemd 233): it
-// changes the watchdog timeout of the service to d.
-func WatchdogTimeout(d time.Duration) Assignment {
-	return usec("WATCHDOG_USEC", d)
-}
-
-// ExtendTimeout is the EXTEND_TIMEOUT_USEC= assignment (systemd 236): it
-// asks the manager for d more time to start, stop or run, counted from
-// now.
-func ExtendTimeout(d time.Duration) Assignment {
-	return usec("EXTEND_TIMEOUT_USEC", d)
-}
-
-// usec converts d to microseconds exactly, refusing negative durations and
-// fractions of a microsecond (which would be silently rounded).
-func usec(key string, d time.Duration) Assignment {
-	switch {
-	case d <= 0:
-		return refused(key, invalid(key+": "+d.String()+": want a positive duration"))
-	case d%time.Microsecond != 0:
-		return refused(key, invalid(key+": "+d.String()+" is not a whole number of microseconds"))
+// MainPIDFD is MAINPIDFD=1 (systemd 257) with pidfd, a pidfd of the new
+// main process, passed alongside: it names the main process without the
+// race of a reused process ID. The caller still owns pidfd.
+func MainPIDFD(pidfd *os.File) Assignment {
+	if pidfd == nil {
+		return refused("MAINPIDFD", invalid("MAINPIDFD: nil pidfd"))
 	}
-	return number(key, uint64(d/time.Microsecond))
+	return Assignment{key: "MAINPIDFD", value: "1", files: []*os.File{pidfd}}
+}
+
+// MainPIDFDID is MAINPIDFDID= (systemd 257): the inode number of the new
+// main process's pidfd, sent beside MainPID so that the manager can tell
+// the process from a later one with the same process ID.
+func MainPIDFDID(id uint64) Assignment {
+	if id == 0 {
+		return refused("MAINPIDFDID", invalid("MAINPIDFDID=0: want a pidfd inode ID"))
+	}
+	return number("MAINPIDFDID", id)
 }
 
 // Access is a value of NOTIFYACCESS=: who may send notifications for the
@@ -283,9 +323,8 @@ const (
 	AccessAll  Access = "all"  // any process in the service's cgroup
 )
 
-// NotifyAccess is the NOTIFYACCESS= assignment (systemd 254): it changes
-// who may send notifications for the service, as NotifyAccess= in the
-// unit file does.
+// NotifyAccess is NOTIFYACCESS= (systemd 254): it changes who may send
+// notifications for the service, as NotifyAccess= in the unit file does.
 func NotifyAccess(a Access) Assignment {
 	switch a {
 	case AccessNone, AccessMain, AccessExec, AccessAll:
@@ -294,15 +333,46 @@ func NotifyAccess(a Access) Assignment {
 	return refused("NOTIFYACCESS", invalid("NOTIFYACCESS="+quote(string(a))+": want none, main, exec or all"))
 }
 
-// FDName is the FDNAME= assignment: the name of the files stored or
-// removed by the same notification. systemd's rules apply: 1 to 255
-// ASCII characters, no control characters and no ':'.
-func FDName(name string) Assignment {
-	if err := checkFDName(name); err != nil {
-		return refused("FDNAME", err)
+// FDStore is FDSTORE=1 and FDNAME=name with files passed alongside: it asks
+// the manager to keep the files in the service's file descriptor store for
+// the unit's next start, where they come back in LISTEN_FDS and
+// LISTEN_FDNAMES. An empty name sends no FDNAME (systemd then names them
+// "stored"); otherwise systemd's rules apply: at most 255 ASCII
+// characters, no control characters and no ':'. The unit needs
+// FileDescriptorStoreMax= set, or the manager closes them.
+//
+// The files must stay open until the send returns; the caller still owns
+// them afterwards (the manager receives duplicates).
+func FDStore(name string, files ...*os.File) Assignment {
+	if len(files) == 0 {
+		return refused("FDSTORE", invalid("FDSTORE: no files to store"))
 	}
-	return text("FDNAME", name)
+	for i, f := range files {
+		if f == nil {
+			return refused("FDSTORE", invalid("FDSTORE: file "+itoa(i)+" is nil"))
+		}
+	}
+	if name != "" {
+		if err := checkFDName(name); err != nil {
+			return refused("FDSTORE", err)
+		}
+	}
+	return Assignment{key: "FDSTORE", value: "1", fdname: name, files: files}
 }
+
+// FDStoreRemove is FDSTOREREMOVE=1 and FDNAME=name: it asks the manager to
+// close the files stored under name.
+func FDStoreRemove(name string) Assignment {
+	if err := checkFDName(name); err != nil {
+		return refused("FDSTOREREMOVE", err)
+	}
+	return Assignment{key: "FDSTOREREMOVE", value: "1", fdname: name}
+}
+
+// FDPollDisable is FDPOLL=0 (systemd 246), sent beside FDStore: the manager
+// does not watch the files stored for errors and hang-ups, and keeps them
+// when their peer hangs up.
+func FDPollDisable() Assignment { return text("FDPOLL", "0") }
 
 func checkFDName(name string) error {
 	if name == "" || len(name) > 255 {
@@ -316,18 +386,18 @@ func checkFDName(name string) error {
 	return nil
 }
 
-// Reloading is the RELOADING=1 assignment together with MONOTONIC_USEC=,
-// the current CLOCK_MONOTONIC time in microseconds, in one notification,
-// as Type=notify-reload services (systemd 253) must send it. Call it when
-// the reload starts, and send Ready when it is done.
-func Reloading() Assignment {
-	return Assignment{key: "RELOADING", num: monotonicUsec(), form: formReloading}
-}
-
-// Monotonic is the MONOTONIC_USEC= assignment alone: the current
-// CLOCK_MONOTONIC time in microseconds. Reloading includes it already.
-func Monotonic() Assignment {
-	return number("MONOTONIC_USEC", monotonicUsec())
+// Sender adds no line: it makes the notification carry explicit credentials
+// naming process pid as its sender, as sd_pid_notify does, so that the
+// manager attributes it to pid (a relay speaking for the process it
+// started, as systemd-notify speaks for its shell). The kernel allows that
+// only to privileged senders or for the sender's own process ID; when it
+// refuses (EPERM, ESRCH), the notification goes out again with the
+// sender's own credentials, as libsystemd does.
+func Sender(pid int) Assignment {
+	if pid <= 0 || pid > math.MaxInt32 {
+		return Assignment{form: formSender, err: invalid("Sender(" + itoa(pid) + "): want a positive process ID")}
+	}
+	return Assignment{form: formSender, pid: pid}
 }
 
 // Var is any KEY=VALUE assignment, for keys that have no function of their
@@ -358,71 +428,6 @@ func checkKey(key string) error {
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c >= '0' && c <= '9' && i > 0) {
 			return invalid("key " + quote(key) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII letters, digits and '_', not starting with a digit)")
 		}
-	}
-	return nil
-}
-
-// encode appends the notification made of as to b: the assignments joined
-// by newlines. It returns an error, and nothing is to be sent, if any
-// assignment is invalid or there are none. If the notification would
-// exceed MaxStateLen and holds a STATUS assignment, the last status text
-// is shortened to fit.
-func encode(b []byte, as []Assignment) ([]byte, error) {
-	if len(as) == 0 {
-		return b, invalid("no assignments: systemd must never be sent an empty notification")
-	}
-	total := len(as) - 1
-	status := -1
-	for i, a := range as {
-		if err := a.Err(); err != nil {
-			return b, err
-		}
-		if a.key == "STATUS" && a.form == formText {
-			status = i
-		}
-		total += a.len()
-	}
-	cut := 0
-	if total > MaxStateLen {
-		if status < 0 || total-MaxStateLen > len(as[status].value) {
-			return b, invalid("notification is " + itoa(total) + " bytes; systemd drops any over " + itoa(MaxStateLen))
-		}
-		cut = total - MaxStateLen
-	}
-	for i, a := range as {
-		if i > 0 {
-			b = append(b, '\n')
-		}
-		if i == status && cut > 0 {
-			b = append(b, "STATUS="...)
-			b = append(b, a.value[:runeBoundary(a.value, len(a.value)-cut)]...)
-			continue
-		}
-		b = a.appendTo(b)
-	}
-	return b, nil
-}
-
-// runeBoundary returns the largest k <= n at which s can be cut without
-// splitting a UTF-8 sequence. n must be less than len(s).
-func runeBoundary[T string | []byte](s T, n int) int {
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return n
-}
-
-// checkState checks a notification as systemd will: not empty, no NUL
-// byte, at most MaxStateLen bytes.
-func checkState(s string) error {
-	switch {
-	case s == "":
-		return invalid("empty notification: systemd must never be sent one")
-	case len(s) > MaxStateLen:
-		return invalid("notification is " + itoa(len(s)) + " bytes; systemd drops any over " + itoa(MaxStateLen))
-	}
-	if i := strings.IndexByte(s, 0); i >= 0 {
-		return invalid("NUL byte at offset " + itoa(i) + "; systemd drops such a notification")
 	}
 	return nil
 }

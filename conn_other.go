@@ -11,20 +11,19 @@ import (
 // NOTIFY_SOCKET here and NewAddr reports errors.ErrUnsupported.
 const supported = false
 
-var sendTimeout = DefaultTimeout
+// dgramConn is never made here.
+type dgramConn struct{}
 
-type conn struct{}
+func (*dgramConn) trySend([]byte, []int32) (bool, error) { return false, nil }
 
-func dial(*address) (*conn, error) { return nil, errors.ErrUnsupported }
+func (*dgramConn) send(context.Context, *waiter, []byte, []int32, int) error {
+	return errors.ErrUnsupported
+}
 
-func (*conn) close() error { return nil }
+func (*dgramConn) close() error { return nil }
 
-func (*conn) interrupt() {}
-
-func (*conn) send(context.Context, []byte, []int32, int) error { return errors.ErrUnsupported }
+func dial(*address) (transport, error) { return nil, errors.ErrUnsupported }
 
 func reconnectable(error) bool { return false }
 
 func monotonicUsec() uint64 { return 0 }
-
-func (*conn) sendFast([]byte, []int32) (bool, error) { return false, nil }

@@ -1,13 +1,20 @@
 package sdnotify
 
 import (
+	"context"
+	"errors"
+	"os"
 	"strconv"
+	"strings"
+	"syscall"
+	"time"
 	"unicode/utf8"
 )
 
-// The package builds its error messages by concatenation rather than with
-// fmt, which would add some 200 KB to every program that sends a
-// notification. Only Statusf uses fmt.
+// ErrInvalid is matched, with errors.Is, by every error that refuses a
+// notification before sending it: an empty state, a NUL byte, more than
+// MaxStateLen bytes, a bad value given to one of the typed assignments.
+var ErrInvalid = errors.New("sdnotify: invalid notification")
 
 type invalidError struct{ msg string }
 
@@ -17,83 +24,125 @@ func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
 // invalid returns an error matching ErrInvalid with the message msg.
 func invalid(msg string) error { return &invalidError{msg: msg} }
 
-// A wrapError is msg, a colon and err, which it wraps: fmt.Errorf("%s: %w")
-// without fmt.
+// A wrapError is msg, a colon and err, which it wraps, and then hint, an
+// explanation, if there is one.
 type wrapError struct {
-	msg string
-	err error
+	msg  string
+	err  error
+	hint string
 }
 
 func wrap(msg string, err error) error { return &wrapError{msg: msg, err: err} }
 
-func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
+// Error does not repeat the "sdnotify: " that starts e.err's message too.
+func (e *wrapError) Error() string {
+	s := e.msg + ": " + strings.TrimPrefix(e.err.Error(), "sdnotify: ")
+	if e.hint != "" {
+		s += " (" + e.hint + ")"
+	}
+	return s
+}
+
 func (e *wrapError) Unwrap() error { return e.err }
 
-// quote quotes s for an error message, as strconv.Quote does for ASCII:
-// control bytes, quotes, backslashes and invalid UTF-8 are escaped, and
-// valid UTF-8 is kept. It saves every program using this package the
-// Unicode tables behind strconv.Quote.
-func quote(s string) string {
-	b := make([]byte, 0, len(s)+2)
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		if c := s[i]; c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = appendEscape(b, c)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		if s[i] == '"' {
-			b = append(b, '\\', '"')
-		} else {
-			b = appendEscape(b, s[i])
-		}
-		i++
-	}
-	return string(append(b, '"'))
+// connError is the error for a transport that could not be opened.
+func (n *Notifier) connError(err error) error {
+	return &wrapError{msg: "sdnotify: " + n.where(), err: err, hint: n.explain(err)}
 }
 
-// quoteByte quotes c as a character literal: 'a', '\n', '\x00'.
+// sendError is the error for a send that failed with err, or nil: ErrClosed
+// if the Notifier was closed meanwhile, ctx's error if ctx ended, and
+// otherwise err with the address, where it came from, and what the errno
+// most likely means.
+func (n *Notifier) sendError(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case n.closed.Load():
+		return ErrClosed
+	}
+	var ae *AddressError
+	if errors.As(err, &ae) || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if cerr := ctx.Err(); cerr != nil {
+			return wrap("sdnotify: "+n.where(), cerr)
+		}
+		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+			return wrap("sdnotify: "+n.where(), context.DeadlineExceeded)
+		}
+	}
+	return &wrapError{msg: "sdnotify: " + n.where(), err: err, hint: n.explain(err)}
+}
+
+// explain says what a failed connect or send most likely means, or "".
+func (n *Notifier) explain(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return "the manager's queue stayed full: PID 1 is busy or has stopped reading"
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return ""
+	}
+	path := n.addr.family == familyUnix && n.addr.name[0] == '/'
+	switch errno {
+	case syscall.ENOENT:
+		return "no socket at this path: is the manager running?"
+	case syscall.ENOTDIR:
+		return "a component of the path is not a directory"
+	case syscall.ECONNREFUSED:
+		if !path {
+			return "nothing is listening on this address"
+		}
+		fi, err := os.Stat(n.addr.name)
+		switch {
+		case err != nil:
+			return "nothing is listening on this path"
+		case fi.IsDir():
+			return "this is a directory, not a socket"
+		case fi.Mode()&os.ModeSocket == 0:
+			return "this is a " + fileKind(fi.Mode()) + ", not a socket"
+		}
+		return "nothing is listening on this socket: a stale socket file, left by a manager that is gone"
+	case syscall.EPROTOTYPE:
+		return "the socket is not a datagram socket, which a notify socket is"
+	case syscall.EACCES, syscall.EPERM:
+		return "this process may not write to the socket: check its owner and mode"
+	case syscall.EMSGSIZE:
+		return "the message is larger than the socket can carry"
+	case syscall.ENODEV, syscall.EAFNOSUPPORT, syscall.EADDRNOTAVAIL, syscall.ENETUNREACH:
+		if n.addr.family == familyVsock {
+			return "no vsock transport reaches this CID: is this a virtual machine with vsock?"
+		}
+	}
+	return ""
+}
+
+// fileKind names the type of a file that is not a socket.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return "file"
+}
+
+// quote quotes s for an error message, as Go source would: a trailing
+// newline or a control character cannot break the message.
+func quote(s string) string { return strconv.Quote(s) }
+
+// quoteByte quotes c as a character literal: 'a', '\n', '\x00', '\xff'.
 func quoteByte(c byte) string {
-	b := []byte{'\''}
-	if c == '\'' {
-		b = append(b, '\\', '\'')
-	} else {
-		b = appendEscape(b, c)
+	if c < utf8.RuneSelf {
+		return strconv.QuoteRune(rune(c))
 	}
-	return string(append(b, '\''))
-}
-
-// appendEscape appends c as it appears inside Go quotes (the caller
-// escapes the quote character itself).
-func appendEscape(b []byte, c byte) []byte {
-	switch c {
-	case '\\':
-		return append(b, '\\', '\\')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	if c < ' ' || c >= 0x7f {
-		const hex = "0123456789abcdef"
-		return append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
-	}
-	return append(b, c)
+	const hex = "0123456789abcdef"
+	return string([]byte{'\'', '\\', 'x', hex[c>>4], hex[c&0xf], '\''})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-// errText is err.Error(), or "<nil>" as fmt prints a nil error.
-func errText(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
-}

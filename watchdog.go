@@ -2,70 +2,11 @@ package sdnotify
 
 import (
 	"context"
-	"io"
+	"errors"
 	"math"
 	"os"
 	"time"
 )
-
-// barrier is BARRIER=1, which travels alone with the write end of a pipe.
-var barrier = text("BARRIER", "1")
-
-// Barrier waits until the manager has processed every notification sent
-// before it (sd_notify_barrier): it sends BARRIER=1 with the write end of a
-// new pipe and waits until the manager closes it. A process about to exit
-// calls it after its last notification, which the manager could otherwise
-// fail to attribute to the service once the process is gone. The barrier
-// says the notifications were processed, not that they were accepted.
-//
-// Barrier gives up when ctx ends, or after DefaultTimeout, whichever comes
-// first. It returns nil at once if the Notifier is disabled.
-func (n *Notifier) Barrier(ctx context.Context) error {
-	if !n.Enabled() {
-		return n.closedErr()
-	}
-	if n.bad != nil {
-		return n.bad
-	}
-	r, w, err := os.Pipe() // close-on-exec, and in the poller, on Linux
-	if err != nil {
-		return wrap("sdnotify: barrier", err)
-	}
-	defer r.Close()
-	err = n.SendMessage(ctx, Message{Assignments: []Assignment{barrier}, Files: []*os.File{w}})
-	w.Close()
-	if err != nil {
-		return err
-	}
-	if err := waitEOF(ctx, r); err != nil {
-		return wrap("sdnotify: barrier: waiting for the manager", err)
-	}
-	return nil
-}
-
-// waitEOF reads r until every write end is closed, bounded by ctx and
-// sendTimeout.
-func waitEOF(ctx context.Context, r *os.File) error {
-	deadline := time.Now().Add(sendTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := r.SetReadDeadline(deadline); err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	var buf [64]byte
-	for {
-		_, err := r.Read(buf[:])
-		switch {
-		case err == io.EOF:
-			return nil
-		case err != nil:
-			return contextError(ctx, err)
-		}
-	}
-}
 
 // WatchdogTimeout returns the service's watchdog timeout, read from
 // WATCHDOG_USEC and WATCHDOG_PID when the Notifier was made, with
@@ -73,9 +14,9 @@ func waitEOF(ctx context.Context, r *os.File) error {
 // or WATCHDOG_PID names another process (the watchdog is not ours); an
 // error matching ErrInvalid if WATCHDOG_USEC is 0, infinite or not a
 // number, or WATCHDOG_PID is not a process ID. Both must be plain decimal
-// numbers (no sign, no leading zeros). An unset WATCHDOG_PID means
-// the watchdog is ours. The service must send Watchdog more often than
-// this (KeepAlive sends it every half timeout).
+// numbers (no sign, no leading zeros). An unset WATCHDOG_PID means the
+// watchdog is ours. The service must send Watchdog more often than this;
+// KeepAlive sends it every half timeout. SetWatchdogTimeout changes it.
 func (n *Notifier) WatchdogTimeout() (time.Duration, error) {
 	if n == nil {
 		return 0, nil
@@ -107,38 +48,56 @@ func watchdogTimeout(e environment, self int) (time.Duration, error) {
 	return time.Duration(u) * time.Microsecond, nil
 }
 
-// KeepAlive feeds the service's watchdog until ctx ends: it sends Watchdog
-// (WATCHDOG=1) at once and then every half WatchdogTimeout. If healthy is
-// not nil, each keep-alive is sent only if healthy returns nil: a daemon
-// whose health check fails, or hangs, stops feeding the watchdog, and the
-// manager kills and (with Restart=) restarts it.
-//
-// KeepAlive returns nil when ctx ends, and at once if there is no watchdog
-// for this process; the error of WatchdogTimeout if the variables are
-// malformed; and the error of the first keep-alive that could not be sent.
-// Each keep-alive gives up after half the timeout, so that a busy manager
-// cannot stall the loop. Run it in its own goroutine:
+// KeepAliveOptions are the optional parts of Notifier.KeepAlive.
+type KeepAliveOptions struct {
+	// Healthy, if not nil, is called before each keep-alive with a context
+	// that ends when the keep-alive is due; the keep-alive is sent only if
+	// it returns nil. A daemon whose health check fails, or hangs, stops
+	// feeding the watchdog, and the manager kills and (with Restart=)
+	// restarts it.
+	Healthy func(context.Context) error
+
+	// Missed, if not nil, is called from KeepAlive's goroutine each time
+	// a keep-alive is not sent, with the reason: the health check's error,
+	// or the send's (a busy manager that did not take it in time, for
+	// one). KeepAlive goes on with the next one.
+	Missed func(error)
+}
+
+// KeepAlive feeds the service's watchdog until ctx ends: it sends
+// WATCHDOG=1 at once and then every half WatchdogTimeout, and returns nil
+// when ctx ends. Run it in its own goroutine:
 //
 //	go n.KeepAlive(ctx, nil)
-func (n *Notifier) KeepAlive(ctx context.Context, healthy func(context.Context) error) error {
+//
+// A keep-alive that cannot be sent before the next one is due (the manager
+// is busy in a daemon-reload, say) is dropped, and the next one is tried on
+// time: a busy manager delays keep-alives but never ends them. Neither does
+// a failed health check (see KeepAliveOptions.Healthy). Only an error that
+// no later keep-alive can overcome ends KeepAlive, which returns it: an
+// invalid address (*AddressError), ErrClosed, or malformed watchdog
+// variables (the error of WatchdogTimeout). If there is no watchdog for
+// this process, KeepAlive returns nil at once.
+func (n *Notifier) KeepAlive(ctx context.Context, opts *KeepAliveOptions) error {
 	d, err := n.WatchdogTimeout()
 	if err != nil || d == 0 {
 		return err
+	}
+	if opts == nil {
+		opts = &KeepAliveOptions{}
 	}
 	interval := d / 2
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if healthy == nil || healthy(ctx) == nil {
-			sctx, cancel := context.WithTimeout(ctx, interval)
-			err := n.SendContext(sctx, Watchdog)
-			cancel()
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+		err := n.keepAlive(ctx, interval, opts.Healthy)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil && permanent(err):
+			return err
+		case err != nil && opts.Missed != nil:
+			opts.Missed(err)
 		}
 		select {
 		case <-ctx.Done():
@@ -146,4 +105,26 @@ func (n *Notifier) KeepAlive(ctx context.Context, healthy func(context.Context) 
 		case <-t.C:
 		}
 	}
+}
+
+// keepAlive sends one keep-alive, if healthy allows, within interval.
+func (n *Notifier) keepAlive(ctx context.Context, interval time.Duration, healthy func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, interval)
+	defer cancel()
+	if healthy != nil {
+		if err := healthy(ctx); err != nil {
+			return wrap("sdnotify: watchdog keep-alive withheld: health check failed", err)
+		}
+	}
+	if err := n.SendContext(ctx, Watchdog()); err != nil {
+		return wrap("sdnotify: watchdog keep-alive dropped", err)
+	}
+	return nil
+}
+
+// permanent reports whether a keep-alive failed for a reason that no later
+// one can overcome.
+func permanent(err error) bool {
+	var ae *AddressError
+	return errors.As(err, &ae) || errors.Is(err, ErrClosed) || errors.Is(err, errors.ErrUnsupported)
 }
