@@ -57,10 +57,8 @@ func waitEOF(ctx context.Context, r *os.File) error {
 		switch {
 		case err == io.EOF:
 			return nil
-		case err != nil && ctx.Err() != nil:
-			return ctx.Err()
 		case err != nil:
-			return err
+			return contextError(ctx, err)
 		}
 	}
 }

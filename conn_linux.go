@@ -29,7 +29,7 @@ func dial(a *address) (transport, error) {
 	if sotype == unix.SOCK_DGRAM {
 		return dialDgram(unix.AF_VSOCK, sa, a.String(), creds)
 	}
-	return &streamConn{sotype: sotype, sa: sa, name: a.String(), sendCreds: creds}, nil
+	return &streamConn{family: unix.AF_VSOCK, sotype: sotype, sa: sa, name: a.String(), sendCreds: creds}, nil
 }
 
 // vsockType picks the socket type for a vsock address. "vsock:" takes the

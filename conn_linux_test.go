@@ -53,17 +53,18 @@ func TestVsockTypeAuto(t *testing.T) {
 func TestVsockDialSetup(t *testing.T) {
 	vsockAvailable(t)
 	for _, s := range []string{"vsock-stream:3:1234", "vsock-seqpacket:3:1234"} {
-		a, err := parseAddress(s)
+		a, err := parseAddress(s, "NewAddr")
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := dial(&a)
+		tr, err := dial(&a)
 		if err != nil {
 			t.Fatalf("dial(%s): %v", s, err)
 		}
 		// Connection-per-message kinds open nothing until a send.
-		if !c.perMessage || c.fd != -1 || c.family != unix.AF_VSOCK {
-			t.Errorf("dial(%s) = %+v; want a per-message vsock conn with no socket yet", s, c)
+		c, ok := tr.(*streamConn)
+		if !ok || c.family != unix.AF_VSOCK {
+			t.Fatalf("dial(%s) = %#v; want a vsock streamConn", s, tr)
 		}
 		sa, ok := c.sa.(*unix.SockaddrVM)
 		if !ok || sa.CID != 3 || sa.Port != 1234 {
@@ -72,20 +73,23 @@ func TestVsockDialSetup(t *testing.T) {
 	}
 	// The socket a send would open: non-blocking, close-on-exec, bound to a
 	// privileged port when we may.
-	s, err := newSocket(unix.AF_VSOCK, unix.SOCK_STREAM)
+	f, err := newSocket(unix.AF_VSOCK, unix.SOCK_STREAM, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	flags, err := unix.FcntlInt(uintptr(s.fd), unix.F_GETFD, 0)
+	defer f.Close()
+	var fd int
+	rc, _ := f.SyscallConn()
+	rc.Control(func(u uintptr) { fd = int(u) })
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	if err != nil || flags&unix.FD_CLOEXEC == 0 {
 		t.Errorf("FD_CLOEXEC not set (flags %#x, %v)", flags, err)
 	}
-	if fl, err := unix.FcntlInt(uintptr(s.fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
 		t.Errorf("O_NONBLOCK not set (flags %#x, %v)", fl, err)
 	}
 	if os.Geteuid() == 0 {
-		sa, err := unix.Getsockname(s.fd)
+		sa, err := unix.Getsockname(fd)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,9 +175,9 @@ func TestConnectionPerMessage(t *testing.T) {
 				got <- string(b)
 			}
 		}()
-		c := &conn{perMessage: true, family: unix.AF_UNIX, sotype: sotype, sa: &unix.SockaddrUnix{Name: path}}
+		c := &streamConn{family: unix.AF_UNIX, sotype: sotype, sa: &unix.SockaddrUnix{Name: path}}
 		for _, msg := range []string{"READY=1", "STATUS=second connection"} {
-			if err := c.send(context.Background(), []byte(msg), nil, 0); err != nil {
+			if err := c.send(context.Background(), &waiter{}, []byte(msg), nil, 0); err != nil {
 				t.Fatalf("type %d: send: %v", sotype, err)
 			}
 			if s := <-got; s != msg {
@@ -201,11 +205,11 @@ func TestConnectionPerMessageBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Listen(lfd, 4) // never accepted: the kernel completes the connection anyway
-	c := &conn{perMessage: true, family: unix.AF_UNIX, sotype: unix.SOCK_STREAM, sa: &unix.SockaddrUnix{Name: path}}
+	c := &streamConn{family: unix.AF_UNIX, sotype: unix.SOCK_STREAM, sa: &unix.SockaddrUnix{Name: path}}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = c.send(ctx, []byte("READY=1"), nil, 0)
+	err = c.send(ctx, &waiter{}, []byte("READY=1"), nil, 0)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("send to a receiver that never closes = %v; want a deadline error", err)
 	}

@@ -5,6 +5,30 @@
 // (SystemdNotifier().notify("READY=1") becomes New().Notify("READY=1")),
 // with libsystemd's whole sd_notify family beside it.
 //
+// # The API at a glance
+//
+//	n := sdnotify.New()                  // reads NOTIFY_SOCKET; never fails, no I/O
+//	defer n.Close()
+//
+//	n.Notify("READY=1\nSTATUS=Serving")  // a datagram exactly as given (Python's notify)
+//	n.Send(sdnotify.Ready(), sdnotify.Status("Serving"))     // typed, checked assignments
+//	n.SendContext(ctx, sdnotify.Stopping())                   // the same, bounded by ctx
+//	n.Barrier(ctx)                       // wait until the manager processed what was sent
+//	go n.KeepAlive(ctx, nil)             // feed WatchdogSec= until ctx ends
+//
+// The assignments, each a function that checks its arguments:
+//
+//	Ready()  Stopping()  Reloading()  Status(text)  Statusf(format, args...)
+//	Watchdog()  WatchdogTrigger()  SetWatchdogTimeout(d)  ExtendTimeout(d)
+//	Errno(err)  BusError(name)  VarlinkError(name)  ExitStatus(code)
+//	MainPID(pid)  MainPIDFD(pidfd)  MainPIDFDID(id)  NotifyAccess(AccessAll)
+//	FDStore(name, files...)  FDStoreRemove(name)  FDPollDisable()
+//	RestartReset()  Monotonic()  Var(key, value)  Sender(pid)
+//
+// The rest: NewAddr(addr) sends to a given address, NewUnsetenv also
+// removes the variables from the environment; Enabled, Addr, Open and
+// WatchdogTimeout report and prepare.
+//
 // # How it behaves
 //
 // New reads NOTIFY_SOCKET once and never fails. Outside systemd, where
@@ -28,37 +52,40 @@
 // Each send is one datagram. Before sending, a Notifier refuses, with an
 // error matching ErrInvalid, what systemd would silently drop: an empty
 // notification, a NUL byte, more than MaxStateLen (4096) bytes, more than
-// MaxFiles descriptors. The typed assignments (Ready, Status, ExtendTimeout,
-// FDName, Var, ...) check their values as they are made, so that a value
-// can never add another assignment through a newline; Status repairs text
-// rather than refusing it, so that a bad status never costs the READY=1
-// sent beside it.
+// MaxFiles descriptors. The assignments check their values as they are
+// made, so that a value can never add another assignment through a
+// newline; Status repairs text rather than refusing it, so that a bad
+// status never costs the READY=1 sent beside it.
 //
-// Errors start with "sdnotify:" and wrap the underlying errno or context
-// error, so errors.Is(err, syscall.ECONNREFUSED) and errors.Is(err,
-// context.DeadlineExceeded) work. Whether to act on a failed notification
-// is the caller's choice; a daemon usually logs it and carries on, since
-// systemd will act on the missing notification itself (a start timeout, a
-// watchdog kill).
+// Errors start with "sdnotify:", name the address and where it came from
+// (NOTIFY_SOCKET="..." or NewAddr("...")), explain the common errnos, and
+// wrap the underlying errno or context error, so errors.Is(err,
+// syscall.ECONNREFUSED) and errors.Is(err, context.DeadlineExceeded) work.
+// Whether to act on a failed notification is the caller's choice; a daemon
+// usually logs it and carries on, since systemd will act on the missing
+// notification itself (a start timeout, a watchdog kill).
 //
 // A send blocks only when the manager's queue is full, which happens while
-// PID 1 is busy (a long daemon-reload). The Context variants wait as long
-// as their context allows; the others wait at most DefaultTimeout. No send
-// waits forever.
+// PID 1 is busy (a long daemon-reload). It then waits in the Go runtime's
+// poller, as a net.Conn would, for at most DefaultTimeout; SendContext and
+// Barrier give up earlier if their context ends, and Close interrupts the
+// wait. No send waits forever. KeepAlive drops a keep-alive that cannot
+// be sent in time and tries again at the next one, so a busy manager
+// delays it but never ends it.
 //
 // A Notifier is safe for concurrent use. Its zero value reads the
 // environment on first use; a nil *Notifier is disabled.
 //
 // # Cost
 //
-// Once the socket is open, Notify with a constant state is one write(2)
-// and allocates nothing; it takes only a read lock, which Close alone
-// takes for writing, so that concurrent senders do not wait for each
-// other. On a disabled Notifier it is one atomic load. The
-// package uses neither package net nor fmt (but for Statusf) nor
-// reflection: a daemon that sends READY=1 with it is under 300 KB larger
-// than an empty program. The benchmarks in the module's bench directory
-// compare it with the raw system calls and with the other Go packages.
+// Once the socket is open, a send that carries no credentials is one
+// write(2) or sendmsg(2), made without a lock, and it allocates nothing
+// but what making its arguments does (Statusf's formatting, the list of
+// files passed to FDStore). On
+// a disabled Notifier a send is one atomic load. The package does not use
+// package net. The benchmarks in the module's bench directory compare it
+// with the raw system calls and with the other Go packages, with a manager
+// that keeps up and with one that does not.
 //
 // # Testing
 //

@@ -65,15 +65,26 @@ func (n *Notifier) sendError(ctx context.Context, err error) error {
 	if errors.As(err, &ae) || errors.Is(err, ErrInvalid) {
 		return err
 	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		if cerr := ctx.Err(); cerr != nil {
-			return wrap("sdnotify: "+n.where(), cerr)
-		}
-		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-			return wrap("sdnotify: "+n.where(), context.DeadlineExceeded)
-		}
+	if cerr := contextError(ctx, err); cerr != err {
+		return wrap("sdnotify: "+n.where(), cerr)
 	}
 	return &wrapError{msg: "sdnotify: " + n.where(), err: err, hint: n.explain(err)}
+}
+
+// contextError returns ctx's error for an err caused by ctx ending: its
+// cancellation, or its deadline, which a wait in the poller can see pass a
+// moment before ctx does. Otherwise it returns err.
+func contextError(ctx context.Context, err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // explain says what a failed connect or send most likely means, or "".

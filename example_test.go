@@ -53,11 +53,11 @@ func Example() {
 	defer n.Close()
 
 	// ... start up: open files, bind sockets ...
-	if err := n.Send(sdnotify.Ready, sdnotify.Status("Serving")); err != nil {
+	if err := n.Send(sdnotify.Ready(), sdnotify.Status("Serving")); err != nil {
 		log.Printf("notify: %v", err) // systemd acts on a missing READY=1 itself
 	}
-	n.Statusf("Working on task %d of %d", 1, 3)
-	n.Stopping()
+	n.Send(sdnotify.Statusf("Working on task %d of %d", 1, 3))
+	n.Send(sdnotify.Stopping())
 
 	show()
 	// Output:
@@ -90,7 +90,7 @@ func ExampleNotifier_Notify() {
 func ExampleNew_outsideSystemd() {
 	os.Unsetenv("NOTIFY_SOCKET")
 	n := sdnotify.New()
-	fmt.Println(n.Enabled(), n.Ready())
+	fmt.Println(n.Enabled(), n.Send(sdnotify.Ready()))
 	// Output: false <nil>
 }
 
@@ -132,7 +132,7 @@ func ExampleExtendTimeout() {
 // A Type=notify-reload service handles SIGHUP: RELOADING=1 with
 // MONOTONIC_USEC= in one notification when the reload starts, READY=1
 // when it is done. (examples/daemon is a whole one.)
-func ExampleNotifier_Reloading() {
+func ExampleReloading() {
 	l, err := sdnotifytest.Listen("") // systemd, in a real service
 	if err != nil {
 		log.Fatal(err)
@@ -144,9 +144,9 @@ func ExampleNotifier_Reloading() {
 	hup := make(chan os.Signal, 1)
 	hup <- syscall.SIGHUP // signal.Notify(hup, syscall.SIGHUP), in a real service
 	<-hup
-	n.Reloading()
+	n.Send(sdnotify.Reloading())
 	// ... reload the configuration ...
-	n.Ready()
+	n.Send(sdnotify.Ready())
 
 	for i := 0; i < 2; i++ {
 		m, _ := l.Next(context.Background())
@@ -172,7 +172,7 @@ func ExampleNotifier_Barrier() {
 	n := sdnotify.New()
 	defer n.Close()
 
-	n.Status("Done")
+	n.Send(sdnotify.Status("Done"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := n.Barrier(ctx); err != nil {
@@ -189,7 +189,7 @@ func ExampleNotifier_Barrier() {
 
 // Files stored with the manager (FileDescriptorStoreMax= in the unit) come
 // back in LISTEN_FDS and LISTEN_FDNAMES when the service restarts.
-func ExampleNotifier_StoreFiles() {
+func ExampleFDStore() {
 	show, stop := fakeSystemd()
 	defer stop()
 	n := sdnotify.New()
@@ -200,7 +200,7 @@ func ExampleNotifier_StoreFiles() {
 		log.Fatal(err)
 	}
 	defer f.Close() // the manager keeps its own copy
-	if err := n.StoreFiles("state", f); err != nil {
+	if err := n.Send(sdnotify.FDStore("state", f)); err != nil {
 		log.Print(err)
 	}
 
@@ -215,8 +215,11 @@ func ExampleNotifier_KeepAlive() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		err := n.KeepAlive(ctx, func(ctx context.Context) error {
-			return nil // e.g. check that the main loop made progress
+		err := n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{
+			Healthy: func(ctx context.Context) error {
+				return nil // e.g. check that the main loop made progress
+			},
+			Missed: func(err error) { log.Print(err) },
 		})
 		if err != nil {
 			log.Print(err)
@@ -230,7 +233,7 @@ func ExampleNotifier_SendContext() {
 	n := sdnotify.New()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := n.SendContext(ctx, sdnotify.Watchdog); errors.Is(err, context.DeadlineExceeded) {
+	if err := n.SendContext(ctx, sdnotify.Watchdog()); errors.Is(err, context.DeadlineExceeded) {
 		log.Print("manager busy; keep-alive not sent")
 	}
 }

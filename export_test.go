@@ -13,7 +13,7 @@ func SetSendTimeout(d time.Duration) (restore func()) {
 // ParseAddress exposes the NOTIFY_SOCKET parser: it returns the address
 // formatted back, or the error.
 func ParseAddress(s string) (string, error) {
-	a, err := parseAddress(s)
+	a, err := parseAddress(s, "NOTIFY_SOCKET")
 	if err != nil {
 		return "", err
 	}
@@ -25,7 +25,7 @@ func CheckState(s string) error { return checkState(s) }
 
 // Encode exposes the datagram Send builds.
 func Encode(as ...Assignment) (string, error) {
-	b, err := encode(nil, as)
+	b, _, err := encode(nil, as)
 	return string(b), err
 }
 
@@ -35,15 +35,6 @@ func WatchdogTimeoutFrom(usec, pid string, self int) (time.Duration, error) {
 	e := environment{watchdogUsec: usec, watchdogPID: pid, watchdogUsecSet: usec != "-", watchdogPIDSet: pid != "-"}
 	return watchdogTimeout(e, self)
 }
-
-// ForgetContextWaits empties contextWaits, as in a program that has not yet
-// called a function taking a context, and reports whether it was filled.
-func ForgetContextWaits() (wasFilled bool) {
-	return contextWaits.Swap(nil) != nil
-}
-
-// ContextWaitsFilled reports whether contextWaits is filled.
-func ContextWaitsFilled() bool { return contextWaits.Load() != nil }
 
 // Quote exposes the quoting of error messages.
 func Quote(s string) string { return quote(s) }

@@ -119,7 +119,7 @@ func TestFaultAddressKinds(t *testing.T) {
 			n := sdnotify.NewAddr(tt.addr)
 			defer n.Close()
 			done := make(chan error, 1)
-			go func() { done <- n.Ready() }()
+			go func() { done <- n.Send(sdnotify.Ready()) }()
 			select {
 			case err := <-done:
 				if !errors.Is(err, tt.errno) {
@@ -161,7 +161,7 @@ func TestFaultSignals(t *testing.T) {
 	}()
 	const sends = 20000
 	for i := 0; i < sends; i++ {
-		if err := n.Send(sdnotify.Watchdog); err != nil {
+		if err := n.Send(sdnotify.Watchdog()); err != nil {
 			close(stop)
 			t.Fatalf("send %d with signals arriving: %v", i, err)
 		}
@@ -193,7 +193,7 @@ func TestFaultCloseWhileSending(t *testing.T) {
 				case 1:
 					err = n.Send(sdnotify.Var("X_G", "2"))
 				default:
-					err = n.Statusf("X_G=%d", i)
+					err = n.Send(sdnotify.Statusf("X_G=%d", i))
 				}
 				switch {
 				case err == nil:
@@ -280,14 +280,14 @@ func TestHygiene(t *testing.T) {
 
 	n := sdnotify.NewAddr(d.Addr)
 	for i := 0; i < 100000; i++ {
-		if err := n.Send(sdnotify.Watchdog); err != nil {
+		if err := n.Send(sdnotify.Watchdog()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	n.Close()
 	for i := 0; i < 10000; i++ {
 		n := sdnotify.NewAddr(d.Addr)
-		if err := n.Ready(); err != nil {
+		if err := n.Send(sdnotify.Ready()); err != nil {
 			t.Fatal(err)
 		}
 		if err := n.Close(); err != nil {
@@ -385,13 +385,13 @@ func TestStress(t *testing.T) {
 				var err error
 				switch i % 4 {
 				case 0:
-					err = n.Watchdog()
+					err = n.Send(sdnotify.Watchdog())
 				case 1:
-					err = n.Send(sdnotify.Ready, sdnotify.Status("busy"))
+					err = n.Send(sdnotify.Ready(), sdnotify.Status("busy"))
 				case 2:
 					err = n.Notify("X_PROGRESS=1")
 				default:
-					err = n.Statusf("request %d", i)
+					err = n.Send(sdnotify.Statusf("request %d", i))
 				}
 				if err != nil {
 					failed.Add(1)
@@ -432,7 +432,7 @@ func TestStressReceiverRestarted(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < sends; i++ {
-				if err := n.Watchdog(); err != nil {
+				if err := n.Send(sdnotify.Watchdog()); err != nil {
 					if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
 						t.Errorf("send: %v; want ECONNREFUSED or ENOENT while the receiver is away", err)
 					}
@@ -491,12 +491,12 @@ func TestHygieneAfterWaits(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Millisecond, cancel)
-		if err := n.SendContext(ctx, sdnotify.Watchdog); !errors.Is(err, context.Canceled) {
+		if err := n.SendContext(ctx, sdnotify.Watchdog()); !errors.Is(err, context.Canceled) {
 			t.Fatalf("cancelled send = %v; want context.Canceled", err)
 		}
 	}
 	restore := sdnotify.SetSendTimeout(10 * time.Millisecond)
-	err := n.Ready()
+	err := n.Send(sdnotify.Ready())
 	restore()
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("plain send to a full queue = %v; want os.ErrDeadlineExceeded", err)

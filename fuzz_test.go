@@ -79,8 +79,8 @@ func FuzzAssignments(f *testing.F) {
 	f.Add("X", "a\nREADY=1", "caf\xe9\r\nSTOPPING=1", "a:b")
 	f.Add("STATUS", "\xff", strings.Repeat("é", 3000), "")
 	f.Fuzz(func(t *testing.T, key, value, status, name string) {
-		as := []sdnotify.Assignment{sdnotify.Ready, sdnotify.Var(key, value), sdnotify.Status(status), sdnotify.FDName(name)}
-		want := []string{"READY", key, "STATUS", "FDNAME"}
+		as := []sdnotify.Assignment{sdnotify.Ready(), sdnotify.Var(key, value), sdnotify.Status(status), sdnotify.FDStoreRemove(name)}
+		want := []string{"READY", key, "STATUS", "FDSTOREREMOVE"}
 		var keep []sdnotify.Assignment
 		var keys []string
 		statusAt := -1
@@ -90,6 +90,9 @@ func FuzzAssignments(f *testing.F) {
 					statusAt = len(keep)
 				}
 				keep, keys = append(keep, a), append(keys, want[i])
+				if i == 3 {
+					keys = append(keys, "FDNAME")
+				}
 			} else if !errors.Is(a.Err(), sdnotify.ErrInvalid) {
 				t.Fatalf("%s refused with %v; want ErrInvalid", want[i], a.Err())
 			}

@@ -18,7 +18,7 @@ func TestOtherSystems(t *testing.T) {
 	if n.Enabled() {
 		t.Error("New().Enabled() = true; want false on this system")
 	}
-	if err := n.Ready(); err != nil {
+	if err := n.Send(sdnotify.Ready()); err != nil {
 		t.Errorf("New().Ready() = %v; want nil", err)
 	}
 	if err := sdnotify.NewAddr("/run/systemd/notify").Ready(); !errors.Is(err, errors.ErrUnsupported) {

@@ -21,7 +21,7 @@ import (
 func TestStoreFiles(t *testing.T) {
 	l, n := pair(t)
 	r, w := pipe(t)
-	if err := n.StoreFiles("pipe-1", r, w); err != nil {
+	if err := n.Send(sdnotify.FDStore("pipe-1", r, w)); err != nil {
 		t.Fatal(err)
 	}
 	m := expectData(t, l, "FDSTORE=1\nFDNAME=pipe-1")
@@ -37,7 +37,7 @@ func TestStoreFiles(t *testing.T) {
 		t.Fatalf("reading the received read end: %q, %v", buf, err)
 	}
 
-	if err := n.StoreFiles("", r); err != nil {
+	if err := n.Send(sdnotify.FDStore("", r)); err != nil {
 		t.Fatal(err)
 	}
 	if m := expectData(t, l, "FDSTORE=1"); len(m.Files) != 1 {
@@ -51,7 +51,7 @@ func TestMaxFiles(t *testing.T) {
 	for i := range files {
 		files[i] = os.Stdin
 	}
-	if err := n.StoreFiles("many", files...); err != nil {
+	if err := n.Send(sdnotify.FDStore("many", files...)); err != nil {
 		t.Fatalf("StoreFiles with %d files: %v", len(files), err)
 	}
 	if m := next(t, l); len(m.Files) != sdnotify.MaxFiles || m.Err != nil {
@@ -59,13 +59,10 @@ func TestMaxFiles(t *testing.T) {
 	}
 }
 
-func TestSendMessageWithFilesDoesNotBlockThem(t *testing.T) {
+func TestSendWithFilesDoesNotBlockThem(t *testing.T) {
 	l, n := pair(t)
 	r, _ := pipe(t) // the write end stays open: reads wait
-	if err := n.SendMessage(context.Background(), sdnotify.Message{
-		Assignments: []sdnotify.Assignment{sdnotify.FDStore, sdnotify.FDName("p")},
-		Files:       []*os.File{r},
-	}); err != nil {
+	if err := n.Send(sdnotify.FDStore("p", r)); err != nil {
 		t.Fatal(err)
 	}
 	next(t, l)
@@ -81,7 +78,7 @@ func TestSendMessageWithFilesDoesNotBlockThem(t *testing.T) {
 
 func TestBarrier(t *testing.T) {
 	l, n := pair(t)
-	if err := n.Ready(); err != nil {
+	if err := n.Send(sdnotify.Ready()); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Barrier(ctxFor(t)); err != nil {
@@ -137,7 +134,7 @@ func TestSpeakForPID(t *testing.T) {
 	l, n := pair(t)
 
 	// Our own PID, explicitly: always allowed.
-	if err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Ready}, PID: os.Getpid()}); err != nil {
+	if err := n.SendContext(context.Background(), sdnotify.Ready(), sdnotify.Sender(os.Getpid())); err != nil {
 		t.Fatal(err)
 	}
 	if m := expectData(t, l, "READY=1"); m.PID != os.Getpid() {
@@ -151,7 +148,7 @@ func TestSpeakForPID(t *testing.T) {
 		t.Skipf("cannot start a child: %v", err)
 	}
 	defer func() { child.Process.Kill(); child.Wait() }()
-	if err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.MainPID(child.Process.Pid)}, PID: child.Process.Pid}); err != nil {
+	if err := n.SendContext(context.Background(), sdnotify.MainPID(child.Process.Pid), sdnotify.Sender(child.Process.Pid)); err != nil {
 		t.Fatal(err)
 	}
 	m := expectData(t, l, "MAINPID="+strconv.Itoa(child.Process.Pid))
@@ -169,7 +166,7 @@ func TestSpeakForPID(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Skip(err)
 	}
-	if err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Status("x")}, PID: gone.Process.Pid}); err != nil {
+	if err := n.SendContext(context.Background(), sdnotify.Status("x"), sdnotify.Sender(gone.Process.Pid)); err != nil {
 		t.Fatal(err)
 	}
 	if m := expectData(t, l, "STATUS=x"); m.PID != os.Getpid() {
@@ -261,15 +258,86 @@ func TestKeepAlive(t *testing.T) {
 	defer n2.Close()
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	checks := 0
-	err := n2.KeepAlive(ctx2, func(context.Context) error { checks++; return errors.New("wedged") })
+	wedged := errors.New("wedged")
+	checks, missed := 0, 0
+	err := n2.KeepAlive(ctx2, &sdnotify.KeepAliveOptions{
+		Healthy: func(context.Context) error { checks++; return wedged },
+		Missed: func(err error) {
+			missed++
+			if !errors.Is(err, wedged) {
+				t.Errorf("Missed(%v); want the health check's error", err)
+			}
+		},
+	})
 	if err != nil {
 		t.Fatalf("KeepAlive = %v; want nil after its context ends", err)
 	}
-	if checks < 3 {
-		t.Errorf("health check ran %d times in 300ms; want one per 50ms tick", checks)
+	// The check that ran as the context ended is not a miss.
+	if checks < 2 || missed < checks-1 {
+		t.Errorf("health check ran %d times, %d reported missed; want at least 2, each reported", checks, missed)
 	}
 	nothingArrives(t, l2)
+}
+
+// TestKeepAliveSurvivesBusyManager pauses the manager with its queue full
+// for three keep-alive intervals, as PID 1 busy in a daemon-reload is: the
+// keep-alives due meanwhile are dropped and reported, and they go out again
+// once the manager reads. (Before, KeepAlive returned at the first one that
+// could not be sent, and the manager later killed a healthy daemon.)
+func TestKeepAliveSurvivesBusyManager(t *testing.T) {
+	l := sdnotifytest.New(t)
+	l.Setenv(t)
+	t.Setenv("WATCHDOG_USEC", "200000") // a keep-alive every 100ms
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	n := sdnotify.New()
+	defer n.Close()
+	l.Pause()
+	fill(t, n)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	misses := make(chan error, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{Missed: func(err error) { misses <- err }})
+	}()
+	for i := 0; i < 3; i++ {
+		select {
+		case err := <-misses:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("missed keep-alive %d: %v; want context.DeadlineExceeded", i, err)
+			}
+		case err := <-done:
+			t.Fatalf("KeepAlive returned %v after %d dropped keep-alives; want it to go on", err, i)
+		case <-time.After(wait):
+			t.Fatal("no keep-alive reported missed while the manager was not reading")
+		}
+	}
+	l.Resume()
+	for i := 0; i < 2; i++ {
+		if _, err := l.WaitFor(ctxFor(t), "WATCHDOG=1"); err != nil {
+			t.Fatalf("keep-alive %d after the manager resumed: %v", i, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("KeepAlive = %v; want nil once its context ends", err)
+	}
+}
+
+func TestKeepAlivePermanentErrors(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "200000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	ctx := ctxFor(t)
+	var ae *sdnotify.AddressError
+	if err := sdnotify.NewAddr("run/notify").KeepAlive(ctx, nil); !errors.As(err, &ae) {
+		t.Errorf("KeepAlive with a relative address = %v; want an *AddressError", err)
+	}
+	_, n := pair(t)
+	n.Close()
+	if err := n.KeepAlive(ctx, nil); !errors.Is(err, sdnotify.ErrClosed) {
+		t.Errorf("KeepAlive after Close = %v; want ErrClosed", err)
+	}
 }
 
 func TestKeepAliveWithoutWatchdog(t *testing.T) {
@@ -300,7 +368,7 @@ func TestNewUnsetenv(t *testing.T) {
 	if d, err := n.WatchdogTimeout(); d != 3*time.Second || err != nil {
 		t.Errorf("WatchdogTimeout() = %v, %v; want 3s", d, err)
 	}
-	if err := n.Ready(); err != nil {
+	if err := n.Send(sdnotify.Ready()); err != nil {
 		t.Fatal(err)
 	}
 	expectData(t, l, "READY=1")
@@ -317,7 +385,7 @@ func TestNewUnsetenv(t *testing.T) {
 func TestFailedSendKeepsErrno(t *testing.T) {
 	n := sdnotify.NewAddr("@sdnotify-test-nobody-" + strconv.Itoa(os.Getpid()))
 	defer n.Close()
-	err := n.Ready()
+	err := n.Send(sdnotify.Ready())
 	var sysErr *os.SyscallError
 	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &sysErr) {
 		t.Fatalf("Ready() = %v; want an *os.SyscallError wrapping ECONNREFUSED", err)
@@ -331,7 +399,7 @@ func TestSpeakForPIDRefused(t *testing.T) {
 	if os.Getenv("SDNOTIFY_TEST_SPEAK_FOR_1") == "1" {
 		n := sdnotify.New()
 		defer n.Close()
-		err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Status("from nobody")}, PID: 1})
+		err := n.SendContext(context.Background(), sdnotify.Status("from nobody"), sdnotify.Sender(1))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 // connection of its own, as libsystemd does: connect, write it all, shut
 // down the writing side, and wait for the receiver to close.
 type streamConn struct {
+	family    int // unix.AF_VSOCK; tests use unix.AF_UNIX
 	sotype    int // unix.SOCK_STREAM or unix.SOCK_SEQPACKET
 	sa        unix.Sockaddr
 	name      string
@@ -21,7 +22,7 @@ type streamConn struct {
 
 func (c *streamConn) send(ctx context.Context, w *waiter, b []byte, fds []int32, pid int) error {
 	return withCredentials(&c.oob, fds, c.sendCreds, pid, func(oob []byte) error {
-		f, err := newSocket(unix.AF_VSOCK, c.sotype, c.name)
+		f, err := newSocket(c.family, c.sotype, c.name)
 		if err != nil {
 			return err
 		}
