@@ -234,45 +234,6 @@ func VarlinkError(name string) Assignment {
 	return text("VARLINKERROR", name)
 }
 
-// checkDottedName checks a D-Bus or Varlink error name: at most 255 bytes,
-// two or more dot-separated elements of ASCII letters, digits and
-// underscores (and dashes in Varlink's interface part), none empty or
-// starting with a digit. Varlink's last element starts upper-case.
-func checkDottedName(name string, varlink bool) error {
-	if name == "" {
-		return errors.New("empty name")
-	}
-	if len(name) > 255 {
-		return errors.New(itoa(len(name)) + " bytes, over 255")
-	}
-	elems := strings.Split(name, ".")
-	if len(elems) < 2 {
-		return errors.New("want at least two dot-separated elements")
-	}
-	for i, e := range elems {
-		if e == "" {
-			return errors.New("empty element")
-		}
-		if e[0] >= '0' && e[0] <= '9' {
-			return errors.New("element " + quote(e) + " starts with a digit")
-		}
-		for j := 0; j < len(e); j++ {
-			c := e[j]
-			ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
-				varlink && c == '-' && i < len(elems)-1
-			if !ok {
-				return errors.New("byte " + quoteByte(c) + " not allowed in element " + quote(e))
-			}
-		}
-	}
-	if varlink {
-		if last := elems[len(elems)-1]; last[0] < 'A' || last[0] > 'Z' {
-			return errors.New("error name " + quote(last) + " must start with an upper-case letter")
-		}
-	}
-	return nil
-}
-
 // ExitStatus is EXIT_STATUS= (systemd 254), 0 to 255. The manager only
 // logs it.
 func ExitStatus(code int) Assignment {
@@ -374,18 +335,6 @@ func FDStoreRemove(name string) Assignment {
 // when their peer hangs up.
 func FDPollDisable() Assignment { return text("FDPOLL", "0") }
 
-func checkFDName(name string) error {
-	if name == "" || len(name) > 255 {
-		return invalid("FDNAME=" + quote(name) + ": want 1 to 255 characters")
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < ' ' || c >= 0x7f || c == ':' {
-			return invalid("FDNAME=" + quote(name) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII only, no control characters or ':')")
-		}
-	}
-	return nil
-}
-
 // Sender adds no line: it makes the notification carry explicit credentials
 // naming process pid as its sender, as sd_pid_notify does, so that the
 // manager attributes it to pid (a relay speaking for the process it
@@ -417,17 +366,4 @@ func Var(key, value string) Assignment {
 		return refused(key, invalid("STATUS="+quote(value)+" is not valid UTF-8; systemd would ignore it"))
 	}
 	return text(key, value)
-}
-
-func checkKey(key string) error {
-	if key == "" {
-		return invalid("empty key")
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c >= '0' && c <= '9' && i > 0) {
-			return invalid("key " + quote(key) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII letters, digits and '_', not starting with a digit)")
-		}
-	}
-	return nil
 }

@@ -23,6 +23,9 @@ func (n *Notifier) Barrier(ctx context.Context) error {
 	if n.bad != nil {
 		return n.bad
 	}
+	if ctx == nil {
+		return invalid("Barrier with a nil context")
+	}
 	r, w, err := os.Pipe() // close-on-exec, and in the poller, on Linux
 	if err != nil {
 		return wrap("sdnotify: barrier", err)

@@ -83,6 +83,9 @@ func (n *Notifier) KeepAlive(ctx context.Context, opts *KeepAliveOptions) error 
 	if err != nil || d == 0 {
 		return err
 	}
+	if ctx == nil {
+		return invalid("KeepAlive with a nil context")
+	}
 	if opts == nil {
 		opts = &KeepAliveOptions{}
 	}
