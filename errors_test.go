@@ -99,3 +99,25 @@ func TestAddressErrorNamesItsSource(t *testing.T) {
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"` }
+
+// TestNilContext: a nil context is refused with an error, never a panic.
+func TestNilContext(t *testing.T) {
+	_, n := pair(t)
+	t.Setenv("WATCHDOG_USEC", "1000000")
+	t.Setenv("WATCHDOG_PID", "")
+	os.Unsetenv("WATCHDOG_PID")
+	//lint:ignore SA1012 the nil context is what is tested
+	if err := n.SendContext(nil, sdnotify.Ready()); !errors.Is(err, sdnotify.ErrInvalid) {
+		t.Errorf("SendContext(nil) = %v; want ErrInvalid", err)
+	}
+	//lint:ignore SA1012 the nil context is what is tested
+	if err := n.Barrier(nil); !errors.Is(err, sdnotify.ErrInvalid) {
+		t.Errorf("Barrier(nil) = %v; want ErrInvalid", err)
+	}
+	w := sdnotify.NewAddr(n.Addr())
+	defer w.Close()
+	//lint:ignore SA1012 the nil context is what is tested
+	if err := w.KeepAlive(nil, nil); !errors.Is(err, sdnotify.ErrInvalid) {
+		t.Errorf("KeepAlive(nil) = %v; want ErrInvalid", err)
+	}
+}

@@ -19,10 +19,10 @@ func TestOtherSystems(t *testing.T) {
 		t.Error("New().Enabled() = true; want false on this system")
 	}
 	if err := n.Send(sdnotify.Ready()); err != nil {
-		t.Errorf("New().Ready() = %v; want nil", err)
+		t.Errorf("New().Send(Ready()) = %v; want nil", err)
 	}
-	if err := sdnotify.NewAddr("/run/systemd/notify").Ready(); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("NewAddr(...).Ready() = %v; want errors.ErrUnsupported", err)
+	if err := sdnotify.NewAddr("/run/systemd/notify").Send(sdnotify.Ready()); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("NewAddr(...).Send(Ready()) = %v; want errors.ErrUnsupported", err)
 	}
 	if _, err := sdnotifytest.Listen(""); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("sdnotifytest.Listen = %v; want errors.ErrUnsupported", err)
