@@ -75,7 +75,8 @@ type KeepAliveOptions struct {
 // time: a busy manager delays keep-alives but never ends them. Neither does
 // a failed health check (see KeepAliveOptions.Healthy). Only an error that
 // no later keep-alive can overcome ends KeepAlive, which returns it: an
-// invalid address (*AddressError), ErrClosed, or malformed watchdog
+// invalid address (*AddressError), ErrClosed, errors.ErrUnsupported (a
+// NewAddr Notifier on a system other than Linux), or malformed watchdog
 // variables (the error of WatchdogTimeout). If there is no watchdog for
 // this process, KeepAlive returns nil at once.
 func (n *Notifier) KeepAlive(ctx context.Context, opts *KeepAliveOptions) error {
