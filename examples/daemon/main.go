@@ -37,24 +37,24 @@ func main() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 
-	notify(n.Status("Loading configuration"))
+	notify(n.Send(sdnotify.Status("Loading configuration")))
 	generation := loadConfig(1)
-	notify(n.Send(sdnotify.Ready, sdnotify.Statusf("Serving, configuration %d", generation)))
+	notify(n.Send(sdnotify.Ready(), sdnotify.Statusf("Serving, configuration %d", generation)))
 
 	// Feed the watchdog (if the unit has WatchdogSec=) for as long as the
 	// daemon is healthy.
-	go func() { notify(n.KeepAlive(ctx, healthy)) }()
+	go func() { notify(n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{Healthy: healthy})) }()
 
 	for {
 		select {
 		case <-hup:
 			// Type=notify-reload: RELOADING=1 with MONOTONIC_USEC= first,
 			// READY=1 when the new configuration is in use.
-			notify(n.Reloading())
+			notify(n.Send(sdnotify.Reloading()))
 			generation = loadConfig(generation + 1)
-			notify(n.Send(sdnotify.Ready, sdnotify.Statusf("Serving, configuration %d", generation)))
+			notify(n.Send(sdnotify.Ready(), sdnotify.Statusf("Serving, configuration %d", generation)))
 		case <-ctx.Done():
-			notify(n.Send(sdnotify.Stopping, sdnotify.Status("Shutting down")))
+			notify(n.Send(sdnotify.Stopping(), sdnotify.Status("Shutting down")))
 			// ... drain connections, flush buffers ...
 			return
 		}

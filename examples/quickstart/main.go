@@ -14,14 +14,14 @@ func main() {
 	defer n.Close()
 
 	// ... start up: open files, bind sockets ...
-	if err := n.Send(sdnotify.Ready, sdnotify.Status("Serving")); err != nil {
+	if err := n.Send(sdnotify.Ready(), sdnotify.Status("Serving")); err != nil {
 		log.Printf("notify: %v", err) // systemd acts on a missing READY=1 itself
 	}
 
 	for i := 1; i <= 3; i++ {
-		n.Statusf("Working on task %d of 3", i)
+		n.Send(sdnotify.Statusf("Working on task %d of 3", i))
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	n.Stopping()
+	n.Send(sdnotify.Stopping())
 }

@@ -38,7 +38,7 @@ func main() {
 	// start timeout if it may take longer.
 	must(n.Send(sdnotify.Status("Loading configuration"), sdnotify.ExtendTimeout(5*time.Second)))
 	time.Sleep(100 * time.Millisecond)
-	must(n.Send(sdnotify.Ready, sdnotify.Status("Serving, configuration 1")))
+	must(n.Send(sdnotify.Ready(), sdnotify.Status("Serving, configuration 1")))
 
 	// Keep a file in the fd store: after a restart it comes back in
 	// LISTEN_FDS and LISTEN_FDNAMES (FileDescriptorStoreMax= in the unit).
@@ -47,24 +47,30 @@ func main() {
 		log.Fatal(err)
 	}
 	os.Remove(state.Name())
-	must(n.StoreFiles("state", state))
+	must(n.Send(sdnotify.FDStore("state", state)))
 	state.Close() // the manager has its own copy
 
 	// Feed the watchdog (WatchdogSec=, or run's --watchdog) every half
-	// interval until told to stop.
+	// interval until told to stop. A keep-alive that cannot be sent in time
+	// (a busy manager) is dropped and reported to Missed; the next one is
+	// tried on time.
 	fed := make(chan error, 1)
-	go func() { fed <- n.KeepAlive(ctx, nil) }()
+	go func() {
+		fed <- n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{
+			Missed: func(err error) { log.Printf("tour: %v", err) },
+		})
+	}()
 
 	time.Sleep(700 * time.Millisecond)
 
 	// A reload: RELOADING=1 with MONOTONIC_USEC= first, READY=1 once the
 	// new configuration is in use.
-	must(n.Reloading())
+	must(n.Send(sdnotify.Reloading()))
 	time.Sleep(100 * time.Millisecond)
-	must(n.Send(sdnotify.Ready, sdnotify.Status("Serving, configuration 2")))
+	must(n.Send(sdnotify.Ready(), sdnotify.Status("Serving, configuration 2")))
 	time.Sleep(300 * time.Millisecond)
 
-	must(n.Send(sdnotify.Stopping, sdnotify.Status("Shutting down")))
+	must(n.Send(sdnotify.Stopping(), sdnotify.Status("Shutting down")))
 	cancel()
 	must(<-fed)
 	// Exit only once the manager has processed every notification: one

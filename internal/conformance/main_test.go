@@ -60,7 +60,7 @@ func goPeer(args []string) int {
 			return usage(args)
 		}
 		n := sdnotify.New()
-		fmt.Printf("r=%s\n", result(n, n.Statusf("%s %d", args[0], num)))
+		fmt.Printf("r=%s\n", result(n, n.Send(sdnotify.Statusf("%s %d", args[0], num))))
 	case op == "pid-notify" && len(args) == 2:
 		pid, err := strconv.Atoi(args[0])
 		if err != nil {
@@ -71,7 +71,7 @@ func goPeer(args []string) int {
 			return usage(args)
 		}
 		n := sdnotify.New()
-		fmt.Printf("r=%s\n", result(n, n.SendMessage(context.Background(), sdnotify.Message{Assignments: as, PID: pid})))
+		fmt.Printf("r=%s\n", result(n, n.SendContext(context.Background(), append(as, sdnotify.Sender(pid))...)))
 	case op == "fds" && len(args) == 2:
 		f, err := os.Open(args[1])
 		if err != nil {
@@ -81,16 +81,31 @@ func goPeer(args []string) int {
 		defer f.Close()
 		n := sdnotify.New()
 		// The idiomatic call for "FDSTORE=1\nFDNAME=name"; any other
-		// state goes through SendMessage.
+		// state goes line by line, the file riding on its FDSTORE=1 or
+		// MAINPIDFD=1 line, the only ones that carry files.
 		if name, ok := strings.CutPrefix(args[0], "FDSTORE=1\nFDNAME="); ok && !strings.Contains(name, "\n") {
-			fmt.Printf("r=%s\n", result(n, n.StoreFiles(name, f)))
+			fmt.Printf("r=%s\n", result(n, n.Send(sdnotify.FDStore(name, f))))
 			break
 		}
 		as, err := assignments(args[0])
 		if err != nil {
 			return usage(args)
 		}
-		fmt.Printf("r=%s\n", result(n, n.SendMessage(context.Background(), sdnotify.Message{Assignments: as, Files: []*os.File{f}})))
+		carried := false
+		for i, line := range strings.Split(args[0], "\n") {
+			switch {
+			case carried:
+			case line == "FDSTORE=1":
+				as[i], carried = sdnotify.FDStore("", f), true
+			case line == "MAINPIDFD=1":
+				as[i], carried = sdnotify.MainPIDFD(f), true
+			}
+		}
+		if !carried {
+			fmt.Fprintln(os.Stderr, "go peer: this module passes files only with FDSTORE=1 or MAINPIDFD=1")
+			return usage(args)
+		}
+		fmt.Printf("r=%s\n", result(n, n.Send(as...)))
 	case op == "barrier" && len(args) == 1:
 		d, err := usec(args[0])
 		if err != nil {
