@@ -15,8 +15,8 @@ import (
 // runDaemon stands for a daemon's startup code: it takes its Notifier as a
 // parameter, or calls sdnotify.New(), which reads NOTIFY_SOCKET.
 func runDaemon(n *sdnotify.Notifier) {
-	n.Status("Loading")
-	n.Send(sdnotify.Ready, sdnotify.Status("Serving"))
+	n.Send(sdnotify.Status("Loading"))
+	n.Send(sdnotify.Ready(), sdnotify.Status("Serving"))
 }
 
 // How a daemon's test checks that it reports ready. In a test, New(t)

@@ -243,7 +243,9 @@ func TestDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.FDStore}, Files: []*os.File{w}})
+	if err := n.SendContext(context.Background(), sdnotify.FDStore("", w)); err != nil {
+		t.Fatal(err)
+	}
 	w.Close()
 	n.Notify("STATUS=two")
 	n.Notify("STATUS=three")

@@ -66,8 +66,12 @@ func send(o *sendOptions) *sendError {
 		}
 	}
 
+	if o.source != 0 {
+		// Speak for o.source: explicit credentials naming it.
+		as = append(as, sdnotify.Sender(o.source))
+	}
 	n := sendNotifier()
-	err := n.SendMessage(context.Background(), sdnotify.Message{Assignments: as, PID: o.source})
+	err := n.SendContext(context.Background(), as...)
 	if err != nil {
 		return &sendError{errnoOf(err), fmt.Sprintf("Failed to notify init system: %v", err), false}
 	}

@@ -390,13 +390,19 @@ func TestSendNotifySocket(t *testing.T) {
 		{"empty", []string{"NOTIFY_SOCKET="}, "Failed to notify init system"},
 		{"relative", []string{"NOTIFY_SOCKET=run/notify"}, "Failed to notify init system"},
 		{"missing", []string{"NOTIFY_SOCKET=/nonexistent/notify"}, "no such file or directory"},
-		{"regular-file", []string{"NOTIFY_SOCKET=" + regular}, "connection refused"},
+		{"regular-file", []string{"NOTIFY_SOCKET=" + regular}, "connection refused (this is a regular file, not a socket)"},
 		{"abstract-nobody", []string{fmt.Sprintf("NOTIFY_SOCKET=@sdnotify-test-nobody-%d", os.Getpid())}, "connection refused"},
 		{"too-long", []string{"NOTIFY_SOCKET=/" + strings.Repeat("x", 120)}, "Failed to notify init system"},
 	} {
 		code, stdout, stderr := runTool(t, toolEnv(tc.env...), "send", "--ready")
 		if code != 1 || !strings.Contains(stderr, tc.stderr) || stdout != "" {
 			t.Errorf("%s: exit %d, stderr %q; want 1 and %q", tc.name, code, stderr, tc.stderr)
+		}
+		// The library's error names the address and where it came from.
+		if len(tc.env) > 0 {
+			if want := fmt.Sprintf("sdnotify: NOTIFY_SOCKET=%q", strings.TrimPrefix(tc.env[0], "NOTIFY_SOCKET=")); !strings.Contains(stderr, want) {
+				t.Errorf("%s: stderr %q; want it to contain %q", tc.name, stderr, want)
+			}
 		}
 		if haveReal == nil {
 			cmd := exec.Command("/usr/bin/systemd-notify", "--ready")

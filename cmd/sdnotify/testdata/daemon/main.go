@@ -72,9 +72,9 @@ func run(step string) error {
 	name, arg, _ := strings.Cut(step, ":")
 	switch name {
 	case "ready":
-		return n.Ready()
+		return n.Send(sdnotify.Ready())
 	case "status":
-		return n.Status(arg)
+		return n.Send(sdnotify.Status(arg))
 	case "notify":
 		return n.Notify(strings.ReplaceAll(arg, `\n`, "\n"))
 	case "raw":
@@ -104,18 +104,18 @@ func run(step string) error {
 		}
 		go func() {
 			for {
-				n.Watchdog()
+				n.Send(sdnotify.Watchdog())
 				time.Sleep(d)
 			}
 		}()
 	case "trigger":
-		return n.Send(sdnotify.WatchdogTrigger)
+		return n.Send(sdnotify.WatchdogTrigger())
 	case "wdusec":
 		d, err := time.ParseDuration(arg)
 		if err != nil {
 			return err
 		}
-		return n.Send(sdnotify.WatchdogTimeout(d))
+		return n.Send(sdnotify.SetWatchdogTimeout(d))
 	case "extend":
 		d, err := time.ParseDuration(arg)
 		if err != nil {
@@ -127,7 +127,7 @@ func run(step string) error {
 		if err != nil {
 			return err
 		}
-		return n.Statusf("wd=%v pid=%v", d, os.Getenv("WATCHDOG_PID") == strconv.Itoa(os.Getpid()))
+		return n.Send(sdnotify.Statusf("wd=%v pid=%v", d, os.Getenv("WATCHDOG_PID") == strconv.Itoa(os.Getpid())))
 	case "barrier":
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
@@ -135,7 +135,7 @@ func run(step string) error {
 		if err := n.Barrier(ctx); err != nil {
 			return err
 		}
-		return n.Statusf("barrier returned after %v", time.Since(start).Round(time.Millisecond))
+		return n.Send(sdnotify.Statusf("barrier returned after %v", time.Since(start).Round(time.Millisecond)))
 	case "store":
 		fdname, count, _ := strings.Cut(arg, ":")
 		k, err := strconv.Atoi(count)
@@ -151,26 +151,28 @@ func run(step string) error {
 			files = append(files, r)
 		}
 		if fdname == "-" {
-			return n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.FDStore}, Files: files})
+			fdname = "" // FDSTORE=1 alone
 		}
-		return n.StoreFiles(fdname, files...)
+		return n.Send(sdnotify.FDStore(fdname, files...))
 	case "storetwice":
 		r, _, err := os.Pipe()
 		if err != nil {
 			return err
 		}
-		if err := n.StoreFiles(arg, r); err != nil {
+		if err := n.Send(sdnotify.FDStore(arg, r)); err != nil {
 			return err
 		}
-		return n.StoreFiles(arg, r)
+		return n.Send(sdnotify.FDStore(arg, r))
 	case "remove":
-		return n.RemoveFiles(arg)
+		return n.Send(sdnotify.FDStoreRemove(arg))
 	case "sendfd":
 		r, _, err := os.Pipe()
 		if err != nil {
 			return err
 		}
-		return n.SendMessage(context.Background(), sdnotify.Message{Assignments: []sdnotify.Assignment{sdnotify.Var("X_FD", "1")}, Files: []*os.File{r}})
+		// Only FDStore and MainPIDFD carry files in the library: send the
+		// datagram on a raw socket.
+		return sendRawFiles([]byte("X_FD=1"), r)
 	case "notifyaccess":
 		return n.Send(sdnotify.NotifyAccess(sdnotify.Access(arg)))
 	case "spawn":
@@ -192,7 +194,7 @@ func run(step string) error {
 		if len(children) == 0 {
 			return fmt.Errorf("no child")
 		}
-		return n.Send(sdnotify.MainPID(children[len(children)-1].Process.Pid), sdnotify.Ready)
+		return n.Send(sdnotify.MainPID(children[len(children)-1].Process.Pid), sdnotify.Ready())
 	case "onterm":
 		code, err := strconv.Atoi(arg)
 		if err != nil {
@@ -202,7 +204,7 @@ func run(step string) error {
 		signal.Notify(c, syscall.SIGTERM)
 		go func() {
 			<-c
-			n.Stopping()
+			n.Send(sdnotify.Stopping())
 			os.Exit(code)
 		}()
 	case "onhup":
@@ -215,14 +217,14 @@ func run(step string) error {
 				}
 				switch arg {
 				case "reload":
-					n.Reloading()
+					n.Send(sdnotify.Reloading())
 				case "nomono":
 					n.Notify("RELOADING=1")
 				case "stale":
 					n.Notify("RELOADING=1\nMONOTONIC_USEC=1")
 				}
 				time.Sleep(30 * time.Millisecond)
-				n.Send(sdnotify.Ready, sdnotify.Status("reloaded"))
+				n.Send(sdnotify.Ready(), sdnotify.Status("reloaded"))
 			}
 		}()
 	case "ignore":
@@ -276,12 +278,24 @@ func sig(name string) syscall.Signal {
 }
 
 // sendRaw sends b to NOTIFY_SOCKET as is, on a socket of its own.
-func sendRaw(b []byte) error {
+func sendRaw(b []byte) error { return sendRawFiles(b) }
+
+// sendRawFiles sends b to NOTIFY_SOCKET as is, with files passed alongside
+// (SCM_RIGHTS), on a socket of its own.
+func sendRawFiles(b []byte, files ...*os.File) error {
 	addr := os.Getenv("NOTIFY_SOCKET")
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	return unix.Sendto(fd, b, 0, &unix.SockaddrUnix{Name: addr})
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(fd, b, oob, &unix.SockaddrUnix{Name: addr}, 0)
 }
