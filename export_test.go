@@ -38,3 +38,19 @@ func WatchdogTimeoutFrom(usec, pid string, self int) (time.Duration, error) {
 
 // Quote exposes the quoting of error messages.
 func Quote(s string) string { return quote(s) }
+
+// ParseListen exposes the rules of Files for given variables ("-" meaning
+// unset), as seen by process self with pidfd inode ID ownID: the number of
+// files and their names.
+func ParseListen(pid, pidfdid, fds, names string, self int, ownID uint64) (int, []string, error) {
+	env := map[string]string{envListenPID: pid, envListenPIDFDID: pidfdid, envListenFDs: fds, envListenFDNames: names}
+	lookup := func(k string) (string, bool) {
+		v := env[k]
+		return v, v != "-"
+	}
+	v, err := parseListen(lookup, self, ownID)
+	return v.n, v.names, err
+}
+
+// OwnPidfdID exposes the inode ID of our own pidfd, 0 if none.
+func OwnPidfdID() uint64 { return ownPidfdID() }
