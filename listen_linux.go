@@ -4,11 +4,9 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-)
 
-// pidfsMagic is the file system type of pidfds on kernels (6.9+) where a
-// pidfd's inode number identifies its process.
-const pidfsMagic = 0x50494446
+	"github.com/gosdnotify/sdnotify/internal/pidfd"
+)
 
 func listenFiles() ([]*os.File, error) {
 	v, err := parseListen(os.LookupEnv, os.Getpid(), ownPidfdID())
@@ -30,21 +28,5 @@ func listenFiles() ([]*os.File, error) {
 	return files, nil
 }
 
-// ownPidfdID returns the inode ID of a pidfd of this process, or 0 where
-// the kernel gives pidfds no identifying inode (before pidfs, Linux 6.9).
-func ownPidfdID() uint64 {
-	fd, err := unix.PidfdOpen(os.Getpid(), unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return 0
-	}
-	defer unix.Close(fd)
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(fd, &fs); err != nil || fs.Type != pidfsMagic {
-		return 0
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0
-	}
-	return st.Ino
-}
+// ownPidfdID returns the inode ID of our own pidfd, or 0.
+func ownPidfdID() uint64 { return pidfd.ID(os.Getpid()) }

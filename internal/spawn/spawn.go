@@ -1,0 +1,94 @@
+// Package spawn starts a process with files the way systemd's manager
+// does: the files from descriptor 3 on, LISTEN_FDS and LISTEN_FDNAMES, and
+// LISTEN_PID (and LISTEN_PIDFDID where the kernel has pidfd inode IDs) set
+// to the new process's own, which only the new process can know before it
+// runs the command.
+//
+// The manager sets LISTEN_PID between fork and exec. os/exec has no hook
+// there, so Command starts this program's own executable again with a
+// marker in its environment; Init, called first thing in that program
+// (in an init function of a package it imports), sees the marker, sets
+// LISTEN_PID to its pid and execs the real command in the same process.
+// Both sdnotifytest (in a test binary) and cmd/sdnotify call Init.
+package spawn
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/gosdnotify/sdnotify/internal/pidfd"
+)
+
+// The marker: the command to exec, and the variables to fill in.
+const (
+	envExec   = "SDNOTIFY_SPAWN_EXEC" // the command's path
+	fdsStart  = 3
+	envPID    = "LISTEN_PID"
+	envFDs    = "LISTEN_FDS"
+	envNames  = "LISTEN_FDNAMES"
+	envPIDFD2 = "LISTEN_PIDFDID"
+)
+
+// A File is a file to pass, with the name the process sees in
+// LISTEN_FDNAMES.
+type File struct {
+	Name string
+	File *os.File
+}
+
+// Command returns a Cmd that runs the program name with args and the given
+// files, as the manager would start a service with them. Set its Env (it
+// starts with os.Environ()), Stdout and so on, but not ExtraFiles or Path,
+// before starting it. The process's pid is the one LISTEN_PID names.
+//
+// With no files, Command is exec.Command: nothing to fill in.
+func Command(name string, args []string, files []File) (*exec.Cmd, error) {
+	if len(files) == 0 {
+		return exec.Command(name, args...), nil
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(files))
+	extra := make([]*os.File, len(files))
+	for i, f := range files {
+		names[i], extra[i] = f.Name, f.File
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Args[0] = name
+	cmd.ExtraFiles = extra
+	cmd.Env = append(os.Environ(),
+		envExec+"="+path,
+		envFDs+"="+strconv.Itoa(len(files)),
+		envNames+"="+strings.Join(names, ":"),
+	)
+	return cmd, nil
+}
+
+// Init execs the command of Command, if this process is the one Command
+// started: it sets LISTEN_PID (and LISTEN_PIDFDID) to its own and replaces
+// itself with the command, so that it does not return. Otherwise it
+// returns at once. Call it before the program does anything else.
+func Init() {
+	path, ok := os.LookupEnv(envExec)
+	if !ok {
+		return
+	}
+	os.Unsetenv(envExec)
+	os.Setenv(envPID, strconv.Itoa(os.Getpid()))
+	if id := pidfd.ID(os.Getpid()); id != 0 {
+		os.Setenv(envPIDFD2, strconv.FormatUint(id, 10))
+	}
+	err := execve(path, os.Args, os.Environ())
+	// Only a failed exec returns: say so as the shell would, and exit
+	// with its status for a command that cannot run.
+	os.Stderr.WriteString(os.Args[0] + ": " + err.Error() + "\n")
+	os.Exit(126)
+}
