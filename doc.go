@@ -1,20 +1,23 @@
-// Package sdnotify sends service notifications to systemd: the sd_notify
-// protocol, by which a Type=notify service says it is ready, reloading or
-// stopping, reports its status, feeds its watchdog and stores file
-// descriptors with the manager. It is a port of Python's sdnotify
-// (SystemdNotifier().notify("READY=1") becomes New().Notify("READY=1")),
-// with libsystemd's whole sd_notify family beside it.
+// Package sdnotify is a Go daemon's side of its life under systemd. It
+// sends service notifications: the sd_notify protocol, by which a
+// Type=notify service says it is ready, reloading or stopping, reports its
+// status, feeds its watchdog and stores file descriptors with the manager.
+// And it receives what the manager passes at start: the files of socket
+// activation and of the fd store, and credentials. It is a port of
+// Python's sdnotify (SystemdNotifier().notify("READY=1") becomes
+// New().Notify("READY=1")), with libsystemd's whole sd_notify and
+// sd_listen_fds families beside it.
 //
 // # The API at a glance
 //
-//	n := sdnotify.New()                  // reads NOTIFY_SOCKET; never fails, no I/O
+//	n := sdnotify.New() // reads NOTIFY_SOCKET; never fails, no I/O
 //	defer n.Close()
 //
-//	n.Notify("READY=1\nSTATUS=Serving")  // a datagram exactly as given (Python's notify)
-//	n.Send(sdnotify.Ready(), sdnotify.Status("Serving"))     // typed, checked assignments
-//	n.SendContext(ctx, sdnotify.Stopping())                   // the same, bounded by ctx
-//	n.Barrier(ctx)                       // wait until the manager processed what was sent
-//	go n.KeepAlive(ctx, nil)             // feed WatchdogSec= until ctx ends
+//	n.Notify("READY=1\nSTATUS=Serving")                   // exactly as given (Python's notify)
+//	n.Send(sdnotify.Ready(), sdnotify.Status("Serving")) // typed, checked assignments
+//	n.SendContext(ctx, sdnotify.Stopping())              // the same, bounded by ctx
+//	n.Barrier(ctx)           // wait until the manager processed what was sent
+//	go n.KeepAlive(ctx, nil) // feed WatchdogSec= until ctx ends
 //
 // The assignments, each a function that checks its arguments:
 //
@@ -27,7 +30,13 @@
 //
 // The rest: NewAddr(addr) sends to a given address, NewUnsetenv also
 // removes the variables from the environment; Enabled, Addr, Open and
-// WatchdogTimeout report and prepare.
+// WatchdogTimeout report and prepare. From the manager to the service:
+//
+//	files, err := sdnotify.Files()          // socket activation, the fd store
+//	files, err := sdnotify.FilesNamed("http") // those of one name
+//	b, err := sdnotify.Credential("db")       // LoadCredential=, SetCredential=
+//
+// Package listen turns those files into a net.Listener by name.
 //
 // # How it behaves
 //
