@@ -82,8 +82,8 @@ type AddressError struct {
 
 // Error names the source, the value and what is wrong with it:
 //
-//	sdnotify: NOTIFY_SOCKET="run/notify": not an absolute path, ...
-//	sdnotify: NewAddr("run/notify"): not an absolute path, ...
+//	sdnotify: NOTIFY_SOCKET="run/notify": neither an absolute path, nor ...
+//	sdnotify: NewAddr("run/notify"): neither an absolute path, nor ...
 func (e *AddressError) Error() string {
 	if e.Source == envSocket || e.Source == "" {
 		return "sdnotify: NOTIFY_SOCKET=" + quote(e.Addr) + ": " + e.Reason
@@ -123,7 +123,7 @@ func parseAddr(s string) (address, error) {
 			return parseVsock(s, rest, p.typ)
 		}
 	}
-	return address{}, addrError(s, syscall.EPROTO, "not an absolute path, an @abstract name or a vsock: address")
+	return address{}, addrError(s, syscall.EPROTO, "neither an absolute path, nor an @abstract name, nor a vsock: address")
 }
 
 func parseUnix(s string) (address, error) {

@@ -147,8 +147,10 @@ func Monotonic() Assignment { return number("MONOTONIC_USEC", monotonicUsec()) }
 // sends it on time.
 func Watchdog() Assignment { return text("WATCHDOG", "1") }
 
-// WatchdogTrigger is WATCHDOG=trigger (systemd 243): the manager acts as if
-// the watchdog timed out.
+// WatchdogTrigger is WATCHDOG=trigger (systemd 243), which fails the
+// service now: the manager acts as if the watchdog timed out (and kills or
+// restarts it as WatchdogSignal= and Restart= say). It is not a
+// keep-alive; Watchdog is.
 func WatchdogTrigger() Assignment { return text("WATCHDOG", "trigger") }
 
 // SetWatchdogTimeout is WATCHDOG_USEC= (systemd 233): it changes the

@@ -97,6 +97,12 @@ func (n *Notifier) explain(err error) string {
 		return ""
 	}
 	path := n.addr.family == familyUnix && n.addr.name[0] == '/'
+	if trimmed := strings.TrimSpace(n.env.socket); trimmed != n.env.socket && errno == syscall.ENOENT {
+		if _, err := os.Stat(trimmed); err == nil {
+			return "the address has white space around it, and there is a socket at " + quote(trimmed) + ": was the variable set with a stray newline or space?"
+		}
+		return "the address has white space around it: was the variable set with a stray newline or space?"
+	}
 	switch errno {
 	case syscall.ENOENT:
 		return "no socket at this path: is the manager running?"

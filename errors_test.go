@@ -51,7 +51,8 @@ func TestErrorsNameTheirSource(t *testing.T) {
 		{"stale socket", stale, syscall.ECONNREFUSED, "nothing is listening on this socket"},
 		{"stream socket", stream, syscall.EPROTOTYPE, "not a datagram socket"},
 		{"missing", filepath.Join(dir, "missing"), syscall.ENOENT, "no socket at this path"},
-		{"trailing newline", dir + "/missing\n", syscall.ENOENT, "no socket at this path"},
+		{"trailing newline", stream + "\n", syscall.ENOENT, "white space around it, and there is a socket at " + quote(stream)},
+		{"trailing space", dir + "/missing ", syscall.ENOENT, "white space around it: was the variable set with a stray newline"},
 		{"abstract", "@sdnotify-test-nobody-" + strings.Repeat("x", 8), syscall.ECONNREFUSED, "nothing is listening on this address"},
 	}
 	for _, tt := range tests {

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// WatchdogTimeout returns the service's watchdog timeout, read from
+// WatchdogTimeout returns the service's watchdog timeout (what libsystemd's
+// sd_watchdog_enabled and go-systemd's SdWatchdogEnabled tell), read from
 // WATCHDOG_USEC and WATCHDOG_PID when the Notifier was made, with
 // sd_watchdog_enabled's rules: 0 if WATCHDOG_USEC is unset (no watchdog)
 // or WATCHDOG_PID names another process (the watchdog is not ours); an
@@ -57,18 +58,23 @@ type KeepAliveOptions struct {
 	// restarts it.
 	Healthy func(context.Context) error
 
-	// Missed, if not nil, is called from KeepAlive's goroutine each time
-	// a keep-alive is not sent, with the reason: the health check's error,
-	// or the send's (a busy manager that did not take it in time, for
-	// one). KeepAlive goes on with the next one.
+	// Missed, if not nil, is called from KeepAlive's goroutine once for
+	// each keep-alive not sent, with the reason: the health check's error
+	// (which errors.Is finds in it), or the send's (a busy manager that did
+	// not take it in time, for one). KeepAlive goes on with the next one.
 	Missed func(error)
 }
 
 // KeepAlive feeds the service's watchdog until ctx ends: it sends
-// WATCHDOG=1 at once and then every half WatchdogTimeout, and returns nil
-// when ctx ends. Run it in its own goroutine:
+// WATCHDOG=1 at once and then every half WatchdogTimeout (each time the
+// health check, if any, passes), and returns nil when ctx ends. Run it in
+// its own goroutine:
 //
-//	go n.KeepAlive(ctx, nil)
+//	go func() {
+//		if err := n.KeepAlive(ctx, nil); err != nil {
+//			log.Print(err) // an invalid address, say: the watchdog will fire
+//		}
+//	}()
 //
 // A keep-alive that cannot be sent before the next one is due (the manager
 // is busy in a daemon-reload, say) is dropped, and the next one is tried on
