@@ -16,6 +16,21 @@
 // Env (for an exec.Cmd), or make a Notifier for it with Notifier; then wait
 // for what should arrive with WaitFor or Next, bounded by a context.
 //
+// A Listener can also start a daemon as the manager does, and keep its
+// files. Start runs a command with NOTIFY_SOCKET set and with files passed
+// as in socket activation (LISTEN_FDS, LISTEN_FDNAMES, and LISTEN_PID set
+// to the new process's own). EnableFDStore makes the Listener keep what
+// the daemon stores with FDSTORE=1, by systemd's rules, and Restart stops
+// the daemon (SIGTERM) and starts the next one with the stored files, as
+// systemctl restart does: a test can check that a daemon takes its
+// listening socket over without refusing a connection.
+//
+// To set LISTEN_PID, which only the new process knows, Start runs the test
+// binary itself once more: this package's init function, in that process,
+// sets the variables and execs the command in its place. Any program that
+// imports this package (a test binary, whose tests do not run then) serves
+// so; it needs nothing of its own.
+//
 // The package works on Linux only; elsewhere Listen returns an error
 // matching errors.ErrUnsupported and New skips the test.
 package sdnotifytest
@@ -30,6 +45,7 @@ import (
 	"testing"
 
 	"github.com/gosdnotify/sdnotify"
+	"github.com/gosdnotify/sdnotify/internal/fdstore"
 )
 
 // A Listener is a fake service manager's notification socket.
@@ -52,6 +68,10 @@ type Listener struct {
 	resumed chan struct{} // closed by Resume
 	done    chan struct{} // closed when the reader returns
 	tempDir string
+
+	store    *fdstore.Store // the service's fd store, if enabled
+	syncSent uint64         // the last marker Sync sent
+	syncSeen uint64         // the last marker received
 
 	closeOnce sync.Once
 	closeErr  error
@@ -127,6 +147,13 @@ func (l *Listener) Notifier() *sdnotify.Notifier { return sdnotify.NewAddr(l.Add
 func (l *Listener) add(m *Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if n, ok := isSync(m); ok {
+		l.syncSeen = max(l.syncSeen, n)
+		close(l.arrived)
+		l.arrived = make(chan struct{})
+		return
+	}
+	l.keep(m)
 	if isBarrier(m.Data) {
 		// Release the barrier the way the manager does: close our copy
 		// of the pipe (the sender closed its own).
@@ -296,8 +323,9 @@ func (l *Listener) pauseGate() chan struct{} {
 }
 
 // Close stops the listener and waits for its reader to return; then it
-// closes the socket, every file received, and removes the socket's private
-// directory. It may be called more than once.
+// closes the socket, every file received and the files of its fd store,
+// and removes the socket's private directory. It does not stop processes
+// that Start started. It may be called more than once.
 func (l *Listener) Close() error {
 	l.closeOnce.Do(func() { l.closeErr = l.close() })
 	return l.closeErr
@@ -320,6 +348,9 @@ func (l *Listener) close() error {
 		}
 	}
 	l.held = nil
+	if l.store != nil {
+		l.store.Close()
+	}
 	l.mu.Unlock()
 	if l.tempDir != "" {
 		if rerr := os.RemoveAll(l.tempDir); err == nil {

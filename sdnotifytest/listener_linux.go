@@ -145,3 +145,22 @@ func received(buf []byte, n int, oob []byte, flags int) *Message {
 	}
 	return m
 }
+
+// dupFiles returns new descriptors for files (close-on-exec), for the fd
+// store to own; a file that cannot be duplicated is left out, as a file
+// the manager could not receive.
+func dupFiles(files []*os.File) []*os.File {
+	var dups []*os.File
+	for _, f := range files {
+		rc, err := f.SyscallConn()
+		if err != nil {
+			continue
+		}
+		fd := -1
+		rc.Control(func(u uintptr) { fd, err = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 3) })
+		if err == nil && fd >= 0 {
+			dups = append(dups, os.NewFile(uintptr(fd), f.Name()))
+		}
+	}
+	return dups
+}

@@ -5,6 +5,7 @@ package sdnotifytest
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 )
 
@@ -19,3 +20,5 @@ func (*socket) interrupt() {}
 func (*socket) close() error { return nil }
 
 func (l *Listener) read() { close(l.done) }
+
+func dupFiles([]*os.File) []*os.File { return nil }

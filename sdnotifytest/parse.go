@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gosdnotify/sdnotify/internal/fdstore"
 )
 
 // MaxMessageLen is the most bytes the service manager reads of a
@@ -197,8 +199,8 @@ func check(a Assignment, hasMonotonic bool) string {
 			return "not none, main, exec or all"
 		}
 	case "FDNAME":
-		if a.Value == "" || len(a.Value) > 255 || strings.IndexFunc(a.Value, func(r rune) bool { return r < ' ' || r >= 0x7f || r == ':' }) >= 0 {
-			return "not a valid name (1 to 255 ASCII characters, no control characters or ':')"
+		if !fdstore.ValidName(a.Value) {
+			return "not a valid name (at most 255 ASCII characters, no control characters or ':')"
 		}
 	}
 	return ""
