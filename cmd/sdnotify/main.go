@@ -6,9 +6,10 @@
 //
 // run starts COMMAND as systemd starts a Type=notify service, with a private
 // notification socket in NOTIFY_SOCKET (and a watchdog, start and stop
-// timeouts, NotifyAccess=, a file descriptor store, barriers), and shows
-// every notification as it arrives, so that a daemon can be exercised as it
-// will run in production, on a laptop, in a container or in CI.
+// timeouts, NotifyAccess=, a file descriptor store, barriers, sockets bound
+// as a .socket unit binds them, restarts), and shows every notification as
+// it arrives, so that a daemon can be exercised as it will run in
+// production, on a laptop, in a container or in CI.
 //
 // send is a drop-in for systemd-notify(1) where that is missing (containers,
 // scratch images): the same options, the same datagram, the same
@@ -25,6 +26,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/gosdnotify/sdnotify/internal/spawn"
 )
 
 // version is the version of the tool.
@@ -35,8 +38,8 @@ const topUsage = `sdnotify: systemd's sd_notify protocol from the command line.
 Usage:
   sdnotify run [FLAGS] [--] COMMAND [ARGS...]
         Run COMMAND as systemd runs a Type=notify service (NOTIFY_SOCKET,
-        watchdog, start and stop timeouts, NotifyAccess=, fd store, barrier)
-        and show each notification it sends.
+        watchdog, start and stop timeouts, NotifyAccess=, fd store, barrier,
+        socket activation, restarts) and show each notification it sends.
         Example: sdnotify run --timeout-start=10s --watchdog=2s -- ./mydaemon -v
 
   sdnotify send [OPTIONS] [KEY=VALUE...]
@@ -52,6 +55,9 @@ Exit status: that of the subcommand (see its help); 2 for a usage error.
 `
 
 func main() {
+	// A process that run starts with files (--listen, the fd store) is
+	// this program first: Init sets LISTEN_PID and execs COMMAND.
+	spawn.Init()
 	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -31,6 +31,20 @@ type event struct {
 	DurationMS  *float64     `json:"duration_ms,omitempty"`
 	FDStore     *[]string    `json:"fd_store,omitempty"`
 	Argv        []string     `json:"argv,omitempty"`
+	Name        string       `json:"name,omitempty"`
+	Address     string       `json:"address,omitempty"`
+	Files       []jsonFile   `json:"files,omitempty"`
+	Restarts    *int         `json:"restarts,omitempty"`
+}
+
+// A jsonFile is a file passed to a process: its descriptor, its name in
+// LISTEN_FDNAMES, where it comes from ("listen": a --listen socket, or
+// "fdstore") and a socket's address.
+type jsonFile struct {
+	FD      int    `json:"fd"`
+	Name    string `json:"name"`
+	From    string `json:"from"`
+	Address string `json:"address,omitempty"`
 }
 
 // A jsonAssign is an assignment in --json output; Reason says why systemd

@@ -20,6 +20,7 @@ will run in production, without systemd (a laptop, a container, CI).
   sdnotify run --timeout-start=10s --watchdog=2s --json -- ./mydaemon
   sdnotify run --ready-file=/tmp/ready -- ./mydaemon &
   until [ -e /tmp/ready ]; do sleep 0.1; done
+  sdnotify run --listen=tcp:127.0.0.1:8080:web --restart=always -- ./mydaemon
 
 COMMAND gets, as from systemd:
   NOTIFY_SOCKET    a socket of its own, in a new 0700 directory
@@ -29,14 +30,20 @@ COMMAND gets, as from systemd:
                    own PID and then execs COMMAND (same PID), as systemd sets
                    it between fork and exec
   FDSTORE          --fd-store-max, as systemd 254+ sets it
+  LISTEN_FDS       with --listen or a non-empty fd store: the files from fd 3
+  LISTEN_FDNAMES   on, the --listen sockets first, then the fd store (newest
+  LISTEN_PID       first), as systemd passes a .socket unit's sockets and then
+  LISTEN_PIDFDID   the store; LISTEN_PID is COMMAND's own PID (and
+                   LISTEN_PIDFDID its pidfd's inode ID, where the kernel has
+                   one), set through a re-exec as WATCHDOG_PID is
   MANAGERPID       sdnotify's PID, so that systemd-notify or "sdnotify send"
                    run directly as COMMAND speak for themselves, not for
                    their parent (sdnotify), as under a user manager
   stdin            /dev/null (systemd's StandardInput=null); stdout and stderr
                    are sdnotify's; a process group of its own, so that a ^C
                    reaches it once, forwarded by sdnotify
-Inherited NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, FDSTORE and MANAGERPID
-are replaced or removed.
+Inherited NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, FDSTORE, MANAGERPID and
+LISTEN_* are replaced or removed.
 
 Flags:
   --timeout-start=D   systemd's TimeoutStartSec=. Without READY=1 within D,
@@ -76,12 +83,79 @@ Flags:
                         sdnotify run --notify-access=all -- ./start.sh
   --fd-store-max=N    systemd's FileDescriptorStoreMax=: how many files
                       FDSTORE=1 may keep. Default 64 (systemd's default is 0:
-                      a unit that stores files needs the setting).
+                      a unit that stores files needs the setting). As
+                      systemd, a stored file whose peer hangs up (POLLHUP or
+                      POLLERR: the write end of a stored pipe closed, say) is
+                      dropped, unless it was stored with FDPOLL=0; run looks
+                      at each notification, when the main process exits and
+                      before a restart. The store lives as long as run, and
+                      is handed back on each restart (see --restart).
                         sdnotify run --fd-store-max=0 -- ./mydaemon
+  --listen=ADDR[:NAME]
+                      Bind a socket as a .socket unit does (ListenStream=,
+                      ListenDatagram=, ListenSequentialPacket=) and pass it
+                      to COMMAND in LISTEN_FDS, named NAME in LISTEN_FDNAMES.
+                      Repeat it for more sockets; they are passed in order.
+                      ADDR is one of
+                        tcp:PORT tcp:IPV4:PORT tcp:[IPV6]:PORT   TCP, listening
+                        udp:PORT udp:IPV4:PORT udp:[IPV6]:PORT   UDP
+                        unix:PATH unix:@NAME      unix stream (@: abstract)
+                        unixgram:PATH             unix datagram
+                        unixpacket:PATH           unix sequential packet
+                      A PORT alone binds every address ([::], taking IPv4 too
+                      unless net.ipv6.bindv6only=1). Port 0 picks a free port:
+                      the listen event shows it. Host names are not looked up.
+                      An IPv6 address goes in brackets; for a unix PATH the
+                      text after its last ':' is the NAME, so a PATH with a
+                      ':' needs a :NAME (or a trailing ':') after it. NAME
+                      is at most 255 printable ASCII bytes without ':';
+                      without one (or empty), a socket is named after
+                      COMMAND, as systemd names the sockets of foo.socket for
+                      foo.service: ./mydaemon's are "mydaemon.socket". As
+                      systemd does, run sets SO_REUSEADDR, makes a PATH's
+                      directories, replaces a socket file left at PATH (not
+                      another file), makes it mode 0666, and passes the
+                      sockets blocking (NonBlocking=no), each time. run keeps
+                      them open until it exits, across restarts, so that
+                      connections wait in the backlog while no process
+                      accepts them: none is refused. Socket files it made
+                      are removed at exit.
+                        sdnotify run --listen=tcp:8080 -- ./mydaemon
+                        sdnotify run --listen=tcp:[::1]:8080:web \
+                          --listen=unix:/run/my.sock:admin -- ./mydaemon
+  --restart=POLICY    systemd's Restart=: whether the main process is started
+                      again when it exits. The Result= of its end decides:
+                      no (default), always, on-success (success), on-failure
+                      (anything but success), on-abnormal (anything but
+                      success and exit-code: a signal, a core dump, a
+                      time-out, the watchdog, protocol), on-abort (a signal
+                      or a core dump), on-watchdog (the watchdog). The
+                      restart event shows the Result=. As systemd,
+                      an exit status of 0 and death by SIGHUP, SIGINT,
+                      SIGTERM or SIGPIPE count as success (those signals
+                      before READY=1: protocol), and a SIGTERM or SIGINT to
+                      run (forwarded, as systemctl stop) ends the run without
+                      a restart, also while waiting to restart. STOPPING=1
+                      does not prevent a restart. Before a restart, the
+                      descendants left get SIGTERM (SIGKILL after
+                      --timeout-stop), as when run exits; then, after
+                      --restart-sec, COMMAND starts again with the same
+                      --listen sockets and the fd store, from fd 3.
+                        sdnotify run --restart=on-failure -- ./mydaemon
+  --restart-sec=D     systemd's RestartSec=: the pause before a restart.
+                      Default 100ms; 0: at once.
+  --start-limit-burst=N, --start-limit-interval=D
+                      systemd's StartLimitBurst= and StartLimitIntervalSec=:
+                      at most N starts within D; a restart beyond that does
+                      not happen and the run ends with Result=start-limit-hit.
+                      Default 5 within 10s, as systemd; 0 for either: no limit.
+                        sdnotify run --restart=always \
+                          --start-limit-burst=0 -- ./mydaemon
   --ready-file=PATH   When READY=1 first arrives, create PATH holding the main
                       PID (written to a temporary file in PATH's directory,
                       then renamed, so it appears whole). A PATH left from an
-                      earlier run is removed at start.
+                      earlier run is removed at start. After a restart, the
+                      new process's READY=1 rewrites it with its PID.
                         sdnotify run --ready-file=/tmp/ready -- ./mydaemon
   --json              Write the events as JSON, one object a line (see below).
                         sdnotify run --json -- ./mydaemon | jq .
@@ -119,8 +193,13 @@ details) and the event's fields: "pid", "uid", "gid", "data" (the datagram
 as received), "assignments" ([{"key","value"}] in order), "ignored"
 ([{"key","value","reason"}]: what systemd would ignore), "fds", "reason",
 "signal", "status" (exit status), "exit_code" (run's), "duration_ms",
-"fd_store" (names, in order), "argv". The events:
-  start          COMMAND started (pid, argv)
+"fd_store" (names, in order), "argv", "name" and "address" (of a --listen
+socket: ADDR as bound, with the port that port 0 picked), "files" (the
+files passed: [{"fd","name","from","address"}], "from" being "listen" or
+"fdstore"), "restarts" (how many so far). The events:
+  listen         a --listen socket bound: its address, fd and name
+  start          COMMAND started (pid, argv, the files passed; after a
+                 restart, the restart's number)
   notify         an accepted notification: the sender's pid, uid, gid, the
                  datagram, its assignments, and those systemd would ignore
                  (a STATUS= that is not UTF-8, RELOADING=1 without
@@ -135,15 +214,22 @@ as received), "assignments" ([{"key","value"}] in order), "ignored"
   stopping       STOPPING=1
   mainpid        the main process changed (MAINPID=), or a MAINPID= refused
   notify-access  NOTIFYACCESS= changed it
-  fdstore        files stored or removed, and the store's names after it
+  fdstore        files stored, removed or dropped (their peer hung up), and
+                 the store's names after it (newest first, as passed)
   watchdog       the watchdog interval changed (WATCHDOG_USEC=)
   extend-timeout EXTEND_TIMEOUT_USEC= moved a deadline
   timeout        a start, watchdog, reload or stop time-out, and what followed
   signal         a signal forwarded or sent, to which PID, and why
   exit           a process exited: the main one, or COMMAND after MAINPID=
   warning        something systemd would do differently than COMMAND expects
+  restart        the main process will be started again: the restart's
+                 number, the Result= that caused it, the delay, and the
+                 files that will be handed over
+  start-limit    a restart refused by the start limit
   result         the end: systemd's Result= (success, exit-code, signal,
-                 core-dump, timeout, watchdog, protocol) and run's exit code
+                 core-dump, timeout, watchdog, protocol, start-limit-hit) and
+                 run's exit code; with --restart, the restarts, and why the
+                 last process was not restarted
 
 Exit status:
   the main process's: its exit status, or 128+N if signal N killed it (as a
@@ -157,6 +243,11 @@ Exit status:
   2    a usage error
 A COMMAND that exits before READY=1 gets its status passed through, with a
 warning: systemd would mark the unit failed (Result=protocol for status 0).
+With --restart, the exit status is that of the last main process, the one
+not restarted, by the rules above (a process that was restarted does not
+count); when the start limit stops the restarts, it is the last process's,
+or 1 if that was 0. A failure of sdnotify itself (a --listen that cannot be
+bound: exit 1) ends the run before COMMAND starts.
 `
 
 // shimCommand is the hidden first argument with which run re-executes
@@ -171,6 +262,12 @@ type runOptions struct {
 	readyFile, output                   string
 	json                                bool
 	argv                                []string
+
+	listens            []listenSpec  // --listen, in order
+	restart            string        // --restart: a systemd Restart= value
+	restartDelay       time.Duration // --restart-sec
+	startLimitBurst    int           // --start-limit-burst
+	startLimitInterval time.Duration // --start-limit-interval
 }
 
 // durationValue is a flag.Value for durations as run takes them: Go
@@ -246,6 +343,11 @@ func parseRun(args []string) (*runOptions, error) {
 		timeoutStop:  90 * time.Second,
 		access:       "main",
 		fdStoreMax:   64,
+
+		restart:            "no",
+		restartDelay:       100 * time.Millisecond,
+		startLimitBurst:    5,
+		startLimitInterval: 10 * time.Second,
 	}
 	fs := flag.NewFlagSet("sdnotify run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -257,11 +359,22 @@ func parseRun(args []string) (*runOptions, error) {
 	fs.StringVar(&o.readyFile, "ready-file", "", "")
 	fs.StringVar(&o.output, "output", "", "")
 	fs.BoolVar(&o.json, "json", false, "")
+	fs.Var(listenValue{&o.listens}, "listen", "")
+	fs.Var(restartValue{&o.restart}, "restart", "")
+	fs.Var(restartDelayValue{&o.restartDelay}, "restart-sec", "")
+	fs.IntVar(&o.startLimitBurst, "start-limit-burst", o.startLimitBurst, "")
+	fs.Var(durationValue{&o.startLimitInterval}, "start-limit-interval", "")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if o.fdStoreMax < 0 {
 		return nil, fmt.Errorf("invalid value %d for flag -fd-store-max: want 0 or more", o.fdStoreMax)
+	}
+	if o.startLimitBurst < 0 {
+		return nil, fmt.Errorf("invalid value %d for flag -start-limit-burst: want 0 or more", o.startLimitBurst)
+	}
+	if err := checkListens(o.listens); err != nil {
+		return nil, err
 	}
 	if fs.NArg() == 0 {
 		return nil, errors.New("missing COMMAND: sdnotify run [FLAGS] [--] COMMAND [ARGS...]")

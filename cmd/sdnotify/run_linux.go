@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gosdnotify/sdnotify"
+	"github.com/gosdnotify/sdnotify/internal/fdstore"
 	"github.com/gosdnotify/sdnotify/sdnotifytest"
 )
 
@@ -52,12 +53,6 @@ type mainProc struct {
 	pid   int
 	pidfd int      // -1 if pidfd_open failed; signals then go by PID
 	watch *os.File // for a main process that is not our child: a pidfd that becomes readable when it exits
-}
-
-// storedFD is one file in the fd store.
-type storedFD struct {
-	name string
-	f    *os.File
 }
 
 // reloadState follows a reload cycle.
@@ -100,7 +95,8 @@ type supervisor struct {
 	wdDeadline    time.Time
 	reload        *reloadState
 
-	store []storedFD
+	fds *fdstore.Store // the fd store, kept across restarts
+	restartState
 
 	done     bool
 	exitCode int
@@ -132,6 +128,7 @@ func runCommand(o *runOptions, stdout, stderr io.Writer) int {
 		msgs:   make(chan *sdnotifytest.Message),
 		sigs:   make(chan os.Signal, 64),
 		gone:   make(chan int, 4),
+		fds:    fdstore.New(o.fdStoreMax),
 	}
 	return s.run()
 }
@@ -178,69 +175,47 @@ func (s *supervisor) run() int {
 		return s.fatal("%v", err)
 	}
 	defer devnull.Close()
-	env, shown := s.environment()
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   s.o.argv,
-		Env:    env,
-		Stdin:  devnull,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
+	s.devnull = devnull
+	if err := s.bindListeners(); err != nil {
+		return s.fatal("%v", err)
 	}
-	if s.o.watchdog > 0 {
-		self, err := os.Executable()
-		if err != nil {
-			self = "/proc/self/exe"
-		}
-		if _, err := os.Stat(self); err != nil {
-			self = "/proc/self/exe"
-		}
-		cmd.Path = self
-		cmd.Args = append([]string{"sdnotify", shimCommand, path}, s.o.argv...)
-	}
-	s.start = time.Now()
-	if err := cmd.Start(); err != nil {
-		code := exitNoExec
-		if errors.Is(err, fs.ErrNotExist) {
-			code = exitNotFound
-		}
-		fmt.Fprintf(s.stderr, "sdnotify run: cannot start %s: %v\n", s.o.argv[0], err)
+	defer s.closeListeners()
+	if code, err := s.startMain(path); err != nil {
+		fmt.Fprintf(s.stderr, "sdnotify run: %v\n", err)
 		return code
 	}
-	s.origPID = cmd.Process.Pid
-	s.main = s.newMain(s.origPID)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.readMessages(ctx)
 
-	shown = strings.ReplaceAll(shown, "WATCHDOG_PID=$PID", "WATCHDOG_PID="+strconv.Itoa(s.origPID))
-	s.em.emit(&event{
-		Event:   "start",
-		Message: fmt.Sprintf("pid %d: %s (%s)", s.origPID, showArgv(s.o.argv), shown),
-		PID:     s.origPID,
-		Argv:    s.o.argv,
-	})
-	if s.o.timeoutStart > 0 {
-		s.startDeadline = s.start.Add(s.o.timeoutStart)
-	}
-	s.wdInterval = s.o.watchdog
-
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	for {
+		s.serve(timer)
+		if !s.restart(path) {
+			break
+		}
+	}
+	s.cleanUp()
+	return s.exitCode
+}
+
+// serve runs the main loop until the main process is gone.
+func (s *supervisor) serve(timer *time.Timer) {
 	for !s.done {
 		s.armTimer(timer)
 		select {
 		case m := <-s.msgs:
 			s.handle(m)
 		case sig := <-s.sigs:
-			if sig == syscall.SIGCHLD {
+			switch sig {
+			case syscall.SIGCHLD:
 				s.reap()
-			} else {
+			case syscall.SIGTERM, syscall.SIGINT:
+				s.stopRequested = true // as systemctl stop: no restart
+				s.forward(sig.(syscall.Signal))
+			default:
 				s.forward(sig.(syscall.Signal))
 			}
 		case pid := <-s.gone:
@@ -249,14 +224,13 @@ func (s *supervisor) run() int {
 			s.deadlines()
 		}
 	}
-	s.cleanUp()
-	return s.exitCode
 }
 
 // environment returns COMMAND's environment, and the part of it that run
 // sets, for the start event.
 func (s *supervisor) environment() (env []string, shown string) {
-	drop := map[string]bool{"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true, "FDSTORE": true, "MANAGERPID": true}
+	drop := map[string]bool{"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true, "FDSTORE": true, "MANAGERPID": true,
+		"LISTEN_PID": true, "LISTEN_PIDFDID": true, "LISTEN_FDS": true, "LISTEN_FDNAMES": true}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		if !drop[k] {
@@ -665,18 +639,14 @@ func (s *supervisor) cleanUp() {
 	s.state = stateStopping
 	s.main.release()
 	s.killLeftovers()
-	if len(s.store) > 0 {
-		s.em.emit(&event{Event: "fdstore", FDStore: ptr(s.storeNames()), Message: "at exit: " + joinNames(s.storeNames())})
-		for _, fd := range s.store {
-			fd.f.Close()
-		}
-		s.store = nil
-	}
+	s.closeFDStore()
 	msg := fmt.Sprintf("%s: exit %d", s.result, s.exitCode)
 	if s.failMsg != "" {
 		msg += ": " + s.failMsg
 	}
-	s.em.emit(&event{Event: "result", Reason: s.result, ExitCode: ptr(s.exitCode), Message: msg})
+	ev := &event{Event: "result", Reason: s.result, ExitCode: ptr(s.exitCode)}
+	ev.Message = msg + s.restartSummary(ev)
+	s.em.emit(ev)
 	switch {
 	case s.failMsg != "":
 		fmt.Fprintf(s.stderr, "sdnotify run: %s (exit %d)\n", s.failMsg, s.exitCode)
@@ -737,6 +707,7 @@ func (s *supervisor) waitGone(deadline <-chan time.Time) bool {
 			return false
 		case sig := <-s.sigs:
 			if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				s.stopRequested = true
 				return false
 			}
 		case m := <-s.msgs:
@@ -921,19 +892,7 @@ func (s *supervisor) apply(m *sdnotifytest.Message) {
 			s.em.emit(&event{Event: "watchdog", PID: m.PID, DurationMS: ms(s.wdInterval), Message: fmt.Sprintf("interval is now %v (was %s), counted from now", s.wdInterval, was)})
 		}
 	}
-	files := m.Files
-	switch {
-	case m.Has("FDSTOREREMOVE=1"):
-		s.fdRemove(m)
-	case m.Has("FDSTORE=1"):
-		files = s.fdStore(m)
-	}
-	if len(files) > 0 {
-		closeFiles(files)
-		if !m.Has("FDSTORE=1") {
-			s.em.emit(&event{Event: "warning", PID: m.PID, FDs: len(files), Message: fmt.Sprintf("pid %d sent %d fd(s) without FDSTORE=1: closed, as systemd closes them", m.PID, len(files))})
-		}
-	}
+	s.applyFDStore(m)
 }
 
 func (s *supervisor) onReady(m *sdnotifytest.Message) {
@@ -1091,98 +1050,6 @@ func (s *supervisor) setMainPID(v string, m *sdnotifytest.Message) {
 		msg += "; it is not COMMAND's descendant, accepted because the sender is root (as systemd does)"
 	}
 	s.em.emit(&event{Event: "mainpid", PID: pid, Reason: "changed", Message: msg})
-}
-
-// fdStore applies FDSTORE=1 and returns the files it did not keep.
-func (s *supervisor) fdStore(m *sdnotifytest.Message) []*os.File {
-	name := m.Value("FDNAME")
-	if name == "" {
-		for _, ig := range m.Ignored {
-			if ig.Key == "FDNAME" {
-				s.em.emit(&event{Event: "warning", PID: m.PID, Message: fmt.Sprintf("FDNAME=%s is not a valid name (%s): the files are stored as \"stored\", as systemd does", showValue(ig.Value), ig.Reason)})
-			}
-		}
-		name = "stored"
-	}
-	if len(m.Files) == 0 {
-		s.em.emit(&event{Event: "warning", PID: m.PID, Message: "FDSTORE=1 without any file descriptor: nothing to store"})
-		return nil
-	}
-	var rest []*os.File
-	stored, dups, full := 0, 0, 0
-	for _, f := range m.Files {
-		switch {
-		case s.inStore(f):
-			dups++
-			rest = append(rest, f)
-		case len(s.store) >= s.o.fdStoreMax:
-			full++
-			rest = append(rest, f)
-		default:
-			s.store = append(s.store, storedFD{name: name, f: f})
-			stored++
-		}
-	}
-	msg := fmt.Sprintf("stored %d fd(s) as %q", stored, name)
-	if dups > 0 {
-		msg += fmt.Sprintf(", %d already in the store (closed)", dups)
-	}
-	if full > 0 {
-		msg += fmt.Sprintf(", %d closed: the store is full (--fd-store-max=%d, systemd's FileDescriptorStoreMax=)", full, s.o.fdStoreMax)
-	}
-	msg += fmt.Sprintf("; store: %s (%d of %d)", joinNames(s.storeNames()), len(s.store), s.o.fdStoreMax)
-	s.em.emit(&event{Event: "fdstore", PID: m.PID, Reason: "store", FDs: stored, FDStore: ptr(s.storeNames()), Message: msg})
-	return rest
-}
-
-// fdRemove applies FDSTOREREMOVE=1.
-func (s *supervisor) fdRemove(m *sdnotifytest.Message) {
-	name := m.Value("FDNAME")
-	if name == "" {
-		s.em.emit(&event{Event: "warning", PID: m.PID, Message: "FDSTOREREMOVE=1 without a valid FDNAME=: ignored, as systemd ignores it"})
-		return
-	}
-	kept := s.store[:0]
-	removed := 0
-	for _, fd := range s.store {
-		if fd.name == name {
-			fd.f.Close()
-			removed++
-			continue
-		}
-		kept = append(kept, fd)
-	}
-	s.store = kept
-	s.em.emit(&event{Event: "fdstore", PID: m.PID, Reason: "remove", FDs: removed, FDStore: ptr(s.storeNames()), Message: fmt.Sprintf("removed %d fd(s) named %q; store: %s (%d of %d)", removed, name, joinNames(s.storeNames()), len(s.store), s.o.fdStoreMax)})
-}
-
-func (s *supervisor) storeNames() []string {
-	names := make([]string, 0, len(s.store))
-	for _, fd := range s.store {
-		names = append(names, fd.name)
-	}
-	return names
-}
-
-// inStore reports whether f is the same open file as one in the store
-// (kcmp KCMP_FILE), which systemd stores only once.
-func (s *supervisor) inStore(f *os.File) bool {
-	for _, fd := range s.store {
-		if sameFile(fd.f, f) {
-			return true
-		}
-	}
-	return false
-}
-
-func sameFile(a, b *os.File) bool {
-	fa, fb := rawFd(a), rawFd(b)
-	if fa < 0 || fb < 0 {
-		return false
-	}
-	pid := uintptr(os.Getpid())
-	r, _, errno := unix.Syscall6(unix.SYS_KCMP, pid, pid, 0 /* KCMP_FILE */, uintptr(fa), uintptr(fb), 0)
-	return errno == 0 && r == 0
 }
 
 // rawFd returns f's descriptor without Fd's side effect (it makes the file

@@ -50,7 +50,7 @@ func run() error {
 		if !n.Enabled() {
 			return nil
 		}
-		if err := n.Send(sdnotify.Ready, sdnotify.Status("ready from child")); err != nil {
+		if err := n.Send(sdnotify.Ready(), sdnotify.Status("ready from child")); err != nil {
 			return err
 		}
 		return barrier(n)
@@ -60,7 +60,7 @@ func run() error {
 		if err := child(); err != nil {
 			return err
 		}
-		if err := n.Send(sdnotify.Ready, sdnotify.Status(*status)); err != nil {
+		if err := n.Send(sdnotify.Ready(), sdnotify.Status(*status)); err != nil {
 			return err
 		}
 		return waitForTermination(n)
@@ -70,12 +70,12 @@ func run() error {
 	defer n.Close()
 	switch *mode {
 	case "ready":
-		if err := n.Send(sdnotify.Ready, sdnotify.Status(*status)); err != nil {
+		if err := n.Send(sdnotify.Ready(), sdnotify.Status(*status)); err != nil {
 			return err
 		}
 		return waitForTermination(n)
 	case "never-ready":
-		n.Status("never ready")
+		n.Send(sdnotify.Status("never ready"))
 		sleepForever()
 	case "fail-errno":
 		if err := n.Send(sdnotify.Status("cannot open configuration"), sdnotify.Errno(syscall.ENOENT)); err != nil {
@@ -92,7 +92,7 @@ func run() error {
 			}
 			time.Sleep(time.Second)
 		}
-		if err := n.Send(sdnotify.Ready, sdnotify.Status(*status)); err != nil {
+		if err := n.Send(sdnotify.Ready(), sdnotify.Status(*status)); err != nil {
 			return err
 		}
 		return waitForTermination(n)
@@ -101,7 +101,7 @@ func run() error {
 		if err != nil || d == 0 {
 			return fmt.Errorf("no watchdog: %v, %v", d, err)
 		}
-		if err := n.Send(sdnotify.Ready, sdnotify.Statusf("watchdog %v", d)); err != nil {
+		if err := n.Send(sdnotify.Ready(), sdnotify.Statusf("watchdog %v", d)); err != nil {
 			return err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
@@ -119,20 +119,30 @@ func run() error {
 				return nil
 			}
 		}
-		go n.KeepAlive(ctx, healthy)
+		// Missed keep-alives and KeepAlive's end go to stderr, which the
+		// manager shows in its log, and to -out, for the test to count.
+		missed := func(err error) {
+			fmt.Fprintln(os.Stderr, "testdaemon: keep-alive missed:", err)
+			observe("keep-alive missed: %v", err)
+		}
+		go func() {
+			err := n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{Healthy: healthy, Missed: missed})
+			fmt.Fprintln(os.Stderr, "testdaemon: KeepAlive returned:", err)
+			observe("KeepAlive returned: %v", err)
+		}()
 		return waitForTermination(n)
 	case "watchdog-trigger":
-		if err := n.Ready(); err != nil {
+		if err := n.Send(sdnotify.Ready()); err != nil {
 			return err
 		}
 		time.Sleep(500 * time.Millisecond)
-		if err := n.Send(sdnotify.WatchdogTrigger); err != nil {
+		if err := n.Send(sdnotify.WatchdogTrigger()); err != nil {
 			return err
 		}
 		sleepForever()
 	case "child-ready":
 		// The main process never says READY=1; a child does.
-		n.Status("waiting for the child")
+		n.Send(sdnotify.Status("waiting for the child"))
 		if err := child(); err != nil {
 			return err
 		}
@@ -201,7 +211,7 @@ func fdstore(n *sdnotify.Notifier) error {
 	if _, err := f.WriteString("generation 1"); err != nil {
 		return err
 	}
-	if err := n.StoreFiles("state", f); err != nil {
+	if err := n.Send(sdnotify.FDStore("state", f)); err != nil {
 		return err
 	}
 	f.Close()
@@ -209,7 +219,7 @@ func fdstore(n *sdnotify.Notifier) error {
 }
 
 func readyThenWait(n *sdnotify.Notifier, text string) error {
-	if err := n.Send(sdnotify.Ready, sdnotify.Status(text)); err != nil {
+	if err := n.Send(sdnotify.Ready(), sdnotify.Status(text)); err != nil {
 		return err
 	}
 	return waitForTermination(n)
@@ -220,7 +230,7 @@ func waitForTermination(n *sdnotify.Notifier) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	<-ctx.Done()
-	return n.Send(sdnotify.Stopping, sdnotify.Status("stopping"))
+	return n.Send(sdnotify.Stopping(), sdnotify.Status("stopping"))
 }
 
 // barrier waits until the manager has processed what was sent, before the

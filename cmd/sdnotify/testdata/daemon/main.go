@@ -34,9 +34,23 @@
 //	kill:SIG               kill ourselves with SIGKILL (KILL) or SIGINT (INT)
 //	exit:N                 exit N
 //	wait                   wait forever
+//
+// Steps for socket activation and restarts (sdnotify run --listen, --restart):
+//
+//	count:PATH             the generation: the number in PATH (0 if none), which is then incremented
+//	on:SPEC:STEP           STEP only in some generations: SPEC is G (that one), G,H,... or R%M (gen%M == R)
+//	files                  STATUS=files pid=<LISTEN_PID is ours> pidfdid=<ok|unset|bad> n=<LISTEN_FDS> names=<LISTEN_FDNAMES>
+//	serve:NAME:N           accept N connections (0: for ever) on the stream socket NAME, one at a time:
+//	                       read a line, answer "pid=P gen=G LINE", close
+//	echo:NAME:N            answer N datagrams on the datagram socket NAME: "pid=P gen=G DATA"
+//	storepipe:NAME:MODE    a pipe holding "from gen G": store its read end under NAME; MODE hup: keep the
+//	                       write end (closed at exit: the peer hangs up), nopoll: the same with FDPOLL=0,
+//	                       both: store the write end too (no hang-up)
+//	readfd:NAME            STATUS=read NAME=<what the first file named NAME holds> (or "empty")
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -51,11 +65,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gosdnotify/sdnotify"
+	"github.com/gosdnotify/sdnotify/internal/pidfd"
+	"github.com/gosdnotify/sdnotify/listen"
 )
 
 var (
 	n        = sdnotify.New()
 	children []*exec.Cmd
+	gen      int
+	keep     []*os.File // write ends of stored pipes: closed only at exit
 )
 
 func main() {
@@ -144,21 +162,23 @@ func run(step string) error {
 		}
 		var files []*os.File
 		for range k {
-			r, _, err := os.Pipe()
+			r, w, err := os.Pipe()
 			if err != nil {
 				return err
 			}
 			files = append(files, r)
+			keep = append(keep, w)
 		}
 		if fdname == "-" {
 			fdname = "" // FDSTORE=1 alone
 		}
 		return n.Send(sdnotify.FDStore(fdname, files...))
 	case "storetwice":
-		r, _, err := os.Pipe()
+		r, w, err := os.Pipe()
 		if err != nil {
 			return err
 		}
+		keep = append(keep, w)
 		if err := n.Send(sdnotify.FDStore(arg, r)); err != nil {
 			return err
 		}
@@ -243,6 +263,41 @@ func run(step string) error {
 		for {
 			time.Sleep(time.Hour)
 		}
+	case "count":
+		b, err := os.ReadFile(arg)
+		if err == nil {
+			gen, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		if err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return os.WriteFile(arg, []byte(strconv.Itoa(gen+1)), 0o644)
+	case "on":
+		spec, step, _ := strings.Cut(arg, ":")
+		if matchGen(spec) {
+			return run(step)
+		}
+	case "files":
+		return files()
+	case "serve":
+		name, count, _ := strings.Cut(arg, ":")
+		k, err := strconv.Atoi(count)
+		if err != nil {
+			return err
+		}
+		return serve(name, k)
+	case "echo":
+		name, count, _ := strings.Cut(arg, ":")
+		k, err := strconv.Atoi(count)
+		if err != nil {
+			return err
+		}
+		return echo(name, k)
+	case "storepipe":
+		name, mode, _ := strings.Cut(arg, ":")
+		return storePipe(name, mode)
+	case "readfd":
+		return readFD(arg)
 	default:
 		return fmt.Errorf("unknown step")
 	}
@@ -298,4 +353,137 @@ func sendRawFiles(b []byte, files ...*os.File) error {
 		oob = unix.UnixRights(fds...)
 	}
 	return unix.Sendmsg(fd, b, oob, &unix.SockaddrUnix{Name: addr}, 0)
+}
+
+// matchGen reports whether this generation matches SPEC (see on:).
+func matchGen(spec string) bool {
+	if r, m, ok := strings.Cut(spec, "%"); ok {
+		ri, err1 := strconv.Atoi(r)
+		mi, err2 := strconv.Atoi(m)
+		return err1 == nil && err2 == nil && mi > 0 && gen%mi == ri
+	}
+	for _, g := range strings.Split(spec, ",") {
+		if gi, err := strconv.Atoi(g); err == nil && gi == gen {
+			return true
+		}
+	}
+	return false
+}
+
+// files reports what the manager passed, as the variables say, and takes
+// the files.
+func files() error {
+	pid := "unset"
+	if v, ok := os.LookupEnv("LISTEN_PID"); ok {
+		pid = "bad"
+		if v == strconv.Itoa(os.Getpid()) {
+			pid = "ok"
+		}
+	}
+	pidfdid := "unset"
+	if v, ok := os.LookupEnv("LISTEN_PIDFDID"); ok {
+		pidfdid = "bad"
+		if v == strconv.FormatUint(pidfd.ID(os.Getpid()), 10) {
+			pidfdid = "ok"
+		}
+	}
+	count, names := os.Getenv("LISTEN_FDS"), os.Getenv("LISTEN_FDNAMES")
+	fs, err := sdnotify.Files()
+	if err != nil {
+		return err
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Name())
+	}
+	if strings.Join(got, ":") != names {
+		return fmt.Errorf("sdnotify.Files names %q, LISTEN_FDNAMES=%q", got, names)
+	}
+	return n.Send(sdnotify.Statusf("files pid=%s pidfdid=%s n=%s names=%s", pid, pidfdid, count, names))
+}
+
+// serve answers k connections (0: for ever) on the stream socket name.
+func serve(name string, k int) error {
+	ln, err := listen.Listener(name)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	for i := 0; k == 0 || i < k; i++ {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil {
+			_, err = fmt.Fprintf(c, "pid=%d gen=%d %s", os.Getpid(), gen, line)
+		}
+		c.Close()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "daemon[%d]: serve %s: %v\n", os.Getpid(), name, err)
+		}
+	}
+	return nil
+}
+
+// echo answers k datagrams on the datagram socket name.
+func echo(name string, k int) error {
+	c, err := listen.PacketConn(name)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	buf := make([]byte, 65536)
+	for i := 0; k == 0 || i < k; i++ {
+		m, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if _, err := c.WriteTo([]byte(fmt.Sprintf("pid=%d gen=%d %s", os.Getpid(), gen, buf[:m])), from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storePipe stores a pipe that holds a message (see storepipe:).
+func storePipe(name, mode string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "from gen %d", gen); err != nil {
+		return err
+	}
+	switch mode {
+	case "hup":
+		keep = append(keep, w)
+		return n.Send(sdnotify.FDStore(name, r))
+	case "nopoll":
+		keep = append(keep, w)
+		return n.Send(sdnotify.FDStore(name, r), sdnotify.FDPollDisable())
+	case "both":
+		return n.Send(sdnotify.FDStore(name, r, w))
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// readFD reports what the first file passed under name holds.
+func readFD(name string) error {
+	fs, err := sdnotify.FilesNamed(name)
+	if err != nil {
+		return err
+	}
+	if len(fs) == 0 {
+		return n.Send(sdnotify.Statusf("read %s=none", name))
+	}
+	fd := int(fs[0].Fd())
+	unix.SetNonblock(fd, true)
+	buf := make([]byte, 256)
+	k, err := unix.Read(fd, buf)
+	if err != nil || k <= 0 {
+		return n.Send(sdnotify.Statusf("read %s=empty", name))
+	}
+	return n.Send(sdnotify.Statusf("read %s=%s", name, buf[:k]))
 }
