@@ -68,19 +68,28 @@ func notSupported(err error) bool {
 	return false
 }
 
-// newSocket opens a non-blocking, close-on-exec socket as an *os.File,
-// which puts it in the runtime's poller (and closes it if it is dropped
-// unclosed).
-func newSocket(family, sotype int, name string) (*os.File, error) {
+// newSocketFD opens a non-blocking, close-on-exec socket, bound to a
+// privileged port for vsock.
+func newSocketFD(family, sotype int) (int, error) {
 	fd, err := unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return -1, os.NewSyscallError("socket", err)
 	}
 	if family == unix.AF_VSOCK {
 		if err := bindPrivilegedPort(fd); err != nil {
 			unix.Close(fd)
-			return nil, err
+			return -1, err
 		}
+	}
+	return fd, nil
+}
+
+// newSocket is newSocketFD as an *os.File, which puts it in the runtime's
+// poller (and closes it if it is dropped unclosed).
+func newSocket(family, sotype int, name string) (*os.File, error) {
+	fd, err := newSocketFD(family, sotype)
+	if err != nil {
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }

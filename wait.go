@@ -46,9 +46,14 @@ func (w *waiter) wait(ctx context.Context, f *os.File, op func() error) error {
 	gen := w.gen
 	w.mu.Unlock()
 
-	stop := context.AfterFunc(ctx, func() { w.cancel(gen) })
-	err := op()
-	stop()
+	var err error
+	if ctx.Done() == nil { // never cancelled: the deadline is enough
+		err = op()
+	} else {
+		stop := context.AfterFunc(ctx, func() { w.cancel(gen) })
+		err = op()
+		stop()
+	}
 
 	w.mu.Lock()
 	w.f = nil
