@@ -57,9 +57,20 @@ func newNotifier(b *testing.B, addr string) *sdnotify.Notifier {
 // Call it after setting up:
 //
 //	defer meter(b).report()
-func meter(b *testing.B) *meterState {
+func meter(b *testing.B) *meterState { return meterFor(b, nil) }
+
+// meterFor is meter for a benchmark that sends to the receiver of regime
+// r. For a busy receiver it reports rcv-waits/op as well: how many times,
+// per operation, the receiver found its queue empty and had to wait for
+// the sender. Near 0, the receiver set the pace and the sender kept its
+// queue filled; the higher, the more the sender's waiting for room (and
+// being woken) made the receiver wait in turn.
+func meterFor(b *testing.B, r *regime) *meterState {
 	b.ReportAllocs()
 	m := &meterState{b: b}
+	if r != nil && r.pace > 0 {
+		m.r, m.rc = r, r.mustStats(b)
+	}
 	runtime.ReadMemStats(&m.mem)
 	unix.Getrusage(unix.RUSAGE_SELF, &m.ru) // the last thing before the loop
 	return m
@@ -69,6 +80,8 @@ type meterState struct {
 	b   *testing.B
 	mem runtime.MemStats
 	ru  unix.Rusage
+	r   *regime        // the busy receiver, or nil
+	rc  receiverCounts // its counters before
 }
 
 func (m *meterState) report() {
@@ -80,6 +93,10 @@ func (m *meterState) report() {
 	cpu := ru.Utime.Nano() + ru.Stime.Nano() - m.ru.Utime.Nano() - m.ru.Stime.Nano()
 	m.b.ReportMetric(float64(cpu)/n, "cpu-ns/op")
 	m.b.ReportMetric(float64(mem.Mallocs-m.mem.Mallocs)/n, "mallocs/op")
+	if m.r != nil {
+		rc := m.r.mustStats(m.b)
+		m.b.ReportMetric(float64(rc.waits-m.rc.waits)/n, "rcv-waits/op")
+	}
 }
 
 // openMdlayher returns an mdlayher/sdnotify Notifier on addr, closed when
@@ -94,23 +111,15 @@ func openMdlayher(b *testing.B, addr string) *mdsdnotify.Notifier {
 	return n
 }
 
-// BenchmarkNotify sends the constant READY=1.
+// BenchmarkNotify sends the constant READY=1 to a manager that keeps up
+// (see keepsUp): the queue nearly always has room, and a send is one
+// system call that does not wait.
 func BenchmarkNotify(b *testing.B) {
 	addr := receiverAddr(b)
 	sa := &unix.SockaddrUnix{Name: addr}
 	msg := []byte(ready)
 
-	b.Run("raw/connected", func(b *testing.B) {
-		fd := rawSocket(b, addr, true)
-		defer meter(b).report()
-		var stalls int64
-		for b.Loop() {
-			if err := rawWrite(fd, msg, &stalls); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportStalls(b, stalls)
-	})
+	benchNotify(b, keepsUp)
 	b.Run("raw/sendto", func(b *testing.B) {
 		fd := rawSocket(b, addr, false)
 		defer meter(b).report()
@@ -132,10 +141,47 @@ func BenchmarkNotify(b *testing.B) {
 		}
 		reportStalls(b, stalls)
 	})
-	b.Run("coreos/SdNotify", func(b *testing.B) { coreosReady(b, addr) })
+}
+
+// BenchmarkNotifyBusy sends the constant READY=1 to a busy manager (see
+// busy), slower than every sender: the queue is nearly always full, and
+// nearly every send waits for room, the library's in the runtime's poller
+// (its slow path). The stalls/op of raw/connected say how many sends found
+// the queue full.
+func BenchmarkNotifyBusy(b *testing.B) {
+	benchNotify(b, busy)
+}
+
+// benchNotify runs the benchmarks that BenchmarkNotify and
+// BenchmarkNotifyBusy share, the floor first, with the receiver of r.
+func benchNotify(b *testing.B, r *regime) {
+	addr := r.addrOf(b)
+	msg := []byte(ready)
+
+	b.Run("raw/connected-blocking", func(b *testing.B) {
+		fd := rawBlockingSocket(b, addr)
+		defer meterFor(b, r).report()
+		for b.Loop() {
+			if err := rawBlockingWrite(fd, msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw/connected", func(b *testing.B) {
+		fd := rawSocket(b, addr, true)
+		defer meterFor(b, r).report()
+		var stalls int64
+		for b.Loop() {
+			if err := rawWrite(fd, msg, &stalls); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportStalls(b, stalls)
+	})
+	b.Run("coreos/SdNotify", func(b *testing.B) { coreosReady(b, addr, r) })
 	b.Run("mdlayher/Notify", func(b *testing.B) {
 		n := openMdlayher(b, addr)
-		defer meter(b).report()
+		defer meterFor(b, r).report()
 		for b.Loop() {
 			if err := n.Notify(mdsdnotify.Ready); err != nil {
 				b.Fatal(err)
@@ -144,7 +190,7 @@ func BenchmarkNotify(b *testing.B) {
 	})
 	b.Run("sdnotify/Notify", func(b *testing.B) {
 		n := newNotifier(b, addr)
-		defer meter(b).report()
+		defer meterFor(b, r).report()
 		for b.Loop() {
 			if err := n.Notify(ready); err != nil {
 				b.Fatal(err)
@@ -194,12 +240,12 @@ func BenchmarkStatus(b *testing.B) {
 			i++
 		}
 	})
-	b.Run("sdnotify/Statusf", func(b *testing.B) {
+	b.Run("sdnotify/Send-Statusf", func(b *testing.B) {
 		n := newNotifier(b, addr)
 		defer meter(b).report()
 		i := 0
 		for b.Loop() {
-			if err := n.Statusf("request %d", i); err != nil {
+			if err := n.Send(sdnotify.Statusf("request %d", i)); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -280,11 +326,11 @@ func BenchmarkFDStore(b *testing.B) {
 		}
 		reportStalls(b, stalls)
 	})
-	b.Run("sdnotify/StoreFiles", func(b *testing.B) {
+	b.Run("sdnotify/Send-FDStore", func(b *testing.B) {
 		n := newNotifier(b, addr)
 		defer meter(b).report()
 		for b.Loop() {
-			if err := n.StoreFiles("x", f); err != nil {
+			if err := n.Send(sdnotify.FDStore("x", f)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -368,7 +414,7 @@ func BenchmarkCold(b *testing.B) {
 		}
 		reportStalls(b, stalls)
 	})
-	b.Run("coreos/SdNotify", func(b *testing.B) { coreosReady(b, addr) })
+	b.Run("coreos/SdNotify", func(b *testing.B) { coreosReady(b, addr, keepsUp) })
 	b.Run("mdlayher/Open-Notify-Close", func(b *testing.B) {
 		defer meter(b).report()
 		for b.Loop() {
@@ -401,9 +447,9 @@ func BenchmarkCold(b *testing.B) {
 // coreosReady sends READY=1 with coreos/go-systemd's SdNotify, which opens
 // a socket for each notification, so it is both the warm and the cold
 // case.
-func coreosReady(b *testing.B, addr string) {
+func coreosReady(b *testing.B, addr string, r *regime) {
 	setenv(b, addr)
-	defer meter(b).report()
+	defer meterFor(b, r).report()
 	for b.Loop() {
 		if ok, err := daemon.SdNotify(false, ready); !ok || err != nil {
 			b.Fatal(ok, err)

@@ -15,6 +15,6 @@ func TestMain(m *testing.M) {
 	// Whatever started us must not leak its notification socket in.
 	os.Unsetenv("NOTIFY_SOCKET")
 	code := m.Run()
-	stopReceiver()
+	stopReceivers()
 	os.Exit(code)
 }

@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The raw floors use non-blocking sockets, as the library does, so that a
-// full receive queue shows up as EAGAIN: they count it (stalls), wait in
-// poll(2) and write again.
+// Most raw benchmarks use non-blocking sockets, as the library does, so
+// that a full receive queue shows up as EAGAIN: they count it (stalls),
+// wait in poll(2) and write again. The floor of the Notify groups is a
+// blocking socket and a plain write(2), which the kernel puts to sleep
+// until there is room: the least a send can cost, whether or not it waits.
 
 // rawSocket opens a non-blocking, close-on-exec datagram socket, connected
 // to addr if connect is set.
@@ -30,6 +32,37 @@ func rawSocket(tb testing.TB, addr string, connect bool) int {
 	}
 	tb.Cleanup(func() { unix.Close(fd) })
 	return fd
+}
+
+// rawBlockingSocket opens a blocking, close-on-exec datagram socket
+// connected to addr.
+func rawBlockingSocket(tb testing.TB, addr string) int {
+	tb.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		tb.Fatal(os.NewSyscallError("socket", err))
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+		unix.Close(fd)
+		tb.Fatal(os.NewSyscallError("connect", err))
+	}
+	tb.Cleanup(func() { unix.Close(fd) })
+	return fd
+}
+
+// rawBlockingWrite writes p to the blocking, connected socket fd: one
+// write(2), which sleeps in the kernel while the receiver's queue is full.
+func rawBlockingWrite(fd int, p []byte) error {
+	for {
+		_, err := unix.Write(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		return nil
+	}
 }
 
 // waitWritable waits until fd can take a datagram.

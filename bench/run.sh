@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the sdnotify benchmarks and prints the table of medians (ns/op, B/op,
 # allocs/op), the ratios to each group's raw floor and to the peers, the
-# binary sizes, and which of the library's targets are met, with the Go
-# version, CPU model, kernel and date beside them.
+# binary sizes (a minimal daemon and a net/http one, each with and without
+# the library), whether the library links package net, and which of the
+# library's targets are met, with the Go version, CPU model, kernel and
+# date beside them. One run covers both regimes of the receiver: one that
+# keeps up (BenchmarkNotify and the rest) and a busy one (NotifyBusy).
 #
 # Usage: bench/run.sh [-count N] [-bench REGEXP] [-benchtime T] [-consecutive] [-o DIR]
 #   -count N       runs of each benchmark (default 10; or COUNT=N)
@@ -10,8 +13,8 @@
 #   -benchtime T   go test -benchtime (default 1s; or BENCHTIME=T)
 #   -consecutive   one go test -count N, which runs each benchmark N times
 #                  in a row, instead of N rounds of -count 1
-#   -o DIR         keep the raw output (bench.txt, sizes.txt), this report
-#                  (report.txt) and the binaries in DIR (default: a
+#   -o DIR         keep the raw output (bench.txt, sizes.txt, deps.txt), this
+#                  report (report.txt) and the binaries in DIR (default: a
 #                  temporary directory, removed at the end)
 #
 # By default the N runs are N rounds over all the benchmarks (the test
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
 	-benchtime) benchtime=$2; shift 2 ;;
 	-consecutive) consecutive=true; shift ;;
 	-o) out=$2; shift 2 ;;
-	-h | -help | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h | -help | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1 (see run.sh -help)" >&2; exit 2 ;;
 	esac
 done
@@ -79,19 +82,22 @@ report() {
 			run 1
 		done
 	fi
-	grep -m1 '^receiver:' "$out/bench.txt" || true
+	# The receivers describe themselves once a round; once is enough here.
+	grep '^receiver' "$out/bench.txt" | awk '!seen[$0]++' || true
 	echo "loadavg:  $(cut -d' ' -f1-3 /proc/loadavg) (after)"
 	echo
 
-	# Binary sizes: an empty program, and a daemon that sends READY=1 with each
-	# implementation.
+	# Binary sizes: an empty program and a daemon that sends READY=1 with each
+	# implementation; a net/http daemon without and with the library.
 	: >"$out/sizes.txt"
-	for p in empty sdnotify coreos raw mdlayher; do
+	for p in empty sdnotify coreos raw mdlayher httpempty httpsdnotify; do
 		go build -trimpath -ldflags "-s -w" -o "$out/size-$p" "./size/$p"
 		echo "$p $(stat -c %s "$out/size-$p")" >>"$out/sizes.txt"
 	done
+	# What a daemon using the library links: package net must not be among it.
+	go list -deps ./size/sdnotify >"$out/deps.txt"
 
-	go run ./cmd/benchtable -sizes "$out/sizes.txt" "$out/bench.txt"
+	go run ./cmd/benchtable -sizes "$out/sizes.txt" -deps "$out/deps.txt" "$out/bench.txt"
 }
 
 report 2>&1 | tee "$out/report.txt"
