@@ -45,16 +45,21 @@
 // # What the namespaces look like
 //
 // Inside, the host filesystem is visible but read-only, except:
-//   - /run: a private tmpfs (the manager's private socket, /run/systemd/notify);
+//   - /run: a private tmpfs (the manager's private socket, /run/systemd/notify),
+//     a shared mount within the namespaces so that credentials
+//     (LoadCredential=, SetCredential=), which the manager mounts in a
+//     child's mount namespace, reach /run/credentials/<unit>;
 //   - Dir() and the unit directory (both under one short /tmp/sdnrs-* dir that
 //     is bind-mounted read-write): put unit executables, scripts and test
 //     sockets there. Executables under /run would be invisible to the host.
 //
 // /proc/sys and /sys are read-only, /sys/fs/cgroup is a fresh cgroup2 mount
 // whose root is the manager's own cgroup, and /dev/console is a pty whose
-// other end feeds [Manager.Log]. The network namespace only has lo. Units
-// that need a writable /tmp, /var or /etc (PrivateTmp=, StateDirectory=, ...)
-// do not work; RuntimeDirectory= does (it is under /run).
+// other end feeds [Manager.Log]. The network namespace only has lo (up once
+// the manager runs); a test reaches it from the host by creating its
+// sockets on a thread that joined /proc/<Pid()>/ns/net (see netnsDialer in
+// files_test.go). Units that need a writable /tmp, /var or /etc
+// (PrivateTmp=, StateDirectory=, ...) do not work; RuntimeDirectory= does (it is under /run).
 //
 // The manager runs with --log-target=console --log-level=debug, so the log
 // has lines such as "Got notification message from PID N (READY=1, ...)".

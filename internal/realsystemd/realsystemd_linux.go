@@ -133,6 +133,13 @@ pts=$1 units=$2 root=$3
 shift 3
 mount --bind "$root" "$root"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+# Shared within these namespaces (this tmpfs has no peer on the host): the
+# manager sets up a unit's credentials in a child's mount namespace and
+# moves them to /run/credentials/<unit>, which reaches the manager's
+# namespace only through propagation; a private /run leaves the directory
+# empty. (On a host, systemd makes / rshared itself; with container= set
+# it leaves that to the container manager.)
+mount --make-shared /run
 # daemon-reload resets what came from the command line to the config files'
 # values, so the settings that must survive reloads live in a drop-in.
 mkdir -p /run/systemd/system.conf.d

@@ -28,8 +28,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// bins builds examples/daemon and internal/testdaemon, and returns the
-// directory that holds them.
+// bins builds examples/daemon, examples/zerodowntime and
+// internal/testdaemon, and returns the directory that holds them.
 func bins(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -41,7 +41,7 @@ func bins(t *testing.T) string {
 			return
 		}
 		os.Chmod(binDir, 0o755)
-		for _, pkg := range []string{"examples/daemon", "internal/testdaemon"} {
+		for _, pkg := range []string{"examples/daemon", "examples/zerodowntime", "internal/testdaemon"} {
 			out, err := exec.Command(goTool, "build", "-o", filepath.Join(binDir, filepath.Base(pkg)), "../../"+pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)

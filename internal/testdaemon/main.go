@@ -5,7 +5,7 @@
 // package sdnotify and nothing else, and is not an example to copy: see
 // examples/ for those.
 //
-// Usage: testdaemon -mode MODE [-status TEXT] [-out FILE]
+// Usage: testdaemon -mode MODE [-status TEXT] [-out FILE] [-creds A,B]
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -29,6 +30,7 @@ var (
 	mode   = flag.String("mode", "ready", "scenario")
 	status = flag.String("status", "running", "status text to send with READY=1")
 	out    = flag.String("out", "", "file to write observations to")
+	creds  = flag.String("creds", "", "credentials mode: comma-separated names to read with sdnotify.Credential")
 )
 
 func main() {
@@ -159,6 +161,8 @@ func run() error {
 		return waitForTermination(n)
 	case "fdstore":
 		return fdstore(n)
+	case "credentials":
+		return credentials(n)
 	case "helper-barrier":
 		// A short-lived helper sends READY=1 and a barrier and exits at
 		// once; the main process never does.
@@ -216,6 +220,25 @@ func fdstore(n *sdnotify.Notifier) error {
 	}
 	f.Close()
 	return readyThenWait(n, "stored")
+}
+
+// credentials reads each credential of -creds with sdnotify.Credential
+// and records, one line each, its value or the error, then says READY=1
+// with how many it could read.
+func credentials(n *sdnotify.Notifier) error {
+	observe("CREDENTIALS_DIRECTORY=%s", os.Getenv("CREDENTIALS_DIRECTORY"))
+	read := 0
+	names := strings.Split(*creds, ",")
+	for _, name := range names {
+		b, err := sdnotify.Credential(name)
+		if err != nil {
+			observe("credential %s error (not-exist=%v): %v", name, errors.Is(err, fs.ErrNotExist), err)
+			continue
+		}
+		read++
+		observe("credential %s=%q", name, b)
+	}
+	return readyThenWait(n, fmt.Sprintf("read %d of %d credentials", read, len(names)))
 }
 
 func readyThenWait(n *sdnotify.Notifier, text string) error {
