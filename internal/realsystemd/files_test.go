@@ -3,21 +3,18 @@
 package realsystemd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gosdnotify/sdnotify/internal/loadclient"
 
 	"golang.org/x/sys/unix"
 )
@@ -87,26 +84,26 @@ func TestZeroDowntime(t *testing.T) {
 					p := m.WaitProps(t, unit+".service", map[string]string{"ActiveState": "active", "SubState": "running"}, 15*time.Second)
 					t.Logf("started: %s MainPID=%s", showLine(p), p["MainPID"])
 
-					c := restartUnderLoad(t, m, unit+".service", "http://"+tc.addr+"/", dial)
+					c, restarts := restartUnderLoad(t, m, unit+".service", "http://"+tc.addr+"/", dial)
 					t.Logf("systemd %d, %s: %d restarts, %d requests, %d failed, answered by %d pids %v",
-						m.Major(), tc.name, c.restarts, c.requests, c.failures, len(c.pids), c.pidList())
-					for _, e := range c.errors {
+						m.Major(), tc.name, restarts, c.Requests, c.Failures, len(c.PIDs), c.PIDList())
+					for _, e := range c.Errors {
 						t.Logf("failed: %v", e)
 					}
-					if c.restarts != zdRestarts {
-						t.Errorf("%d of %d restarts done", c.restarts, zdRestarts)
+					if restarts != zdRestarts {
+						t.Errorf("%d of %d restarts done", restarts, zdRestarts)
 					}
 					switch {
-					case tc.wantFailures && c.failures == 0:
+					case tc.wantFailures && c.Failures == 0:
 						t.Errorf("no request failed: the test cannot tell a server that refuses connections")
-					case !tc.wantFailures && c.failures > 0:
-						t.Errorf("%d of %d requests failed", c.failures, c.requests)
+					case !tc.wantFailures && c.Failures > 0:
+						t.Errorf("%d of %d requests failed", c.Failures, c.Requests)
 					}
-					if len(c.pids) < 2 {
-						t.Errorf("requests were answered by %d pid(s); the restarts did not happen", len(c.pids))
+					if len(c.PIDs) < 2 {
+						t.Errorf("requests were answered by %d pid(s); the restarts did not happen", len(c.PIDs))
 					}
-					if c.requests-c.failures < zdRestarts {
-						t.Errorf("only %d requests answered", c.requests-c.failures)
+					if c.Requests-c.Failures < zdRestarts {
+						t.Errorf("only %d requests answered", c.Requests-c.Failures)
 					}
 					if tc.name == "fdstore" {
 						if p := m.Show(unit+".service", "NFileDescriptorStore"); p["NFileDescriptorStore"] != "1" {
@@ -122,110 +119,31 @@ func TestZeroDowntime(t *testing.T) {
 	}
 }
 
-// zdCounts is what the client saw.
-type zdCounts struct {
-	mu       sync.Mutex
-	requests int
-	failures int
-	restarts int
-	errors   []error        // the first few
-	pids     map[string]int // requests answered, by the pid that answered
-}
-
-func (c *zdCounts) add(pid string, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.requests++
-	if err != nil {
-		c.failures++
-		if len(c.errors) < 5 {
-			c.errors = append(c.errors, err)
-		}
-		return
-	}
-	c.pids[pid]++
-}
-
-func (c *zdCounts) pidList() []string {
-	var l []string
-	for p := range c.pids {
-		l = append(l, p)
-	}
-	sort.Strings(l)
-	return l
-}
-
 // restartUnderLoad restarts unit zdRestarts times with systemctl restart
-// while a client requests url back to back, and returns what it saw.
-func restartUnderLoad(t *testing.T, m *Manager, unit, url string, dial func(context.Context, string, string) (net.Conn, error)) *zdCounts {
+// while a client requests url back to back, and returns what it saw and
+// how many restarts were done.
+func restartUnderLoad(t *testing.T, m *Manager, unit, url string, dial func(context.Context, string, string) (net.Conn, error)) (loadclient.Counts, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := &zdCounts{pids: map[string]int{}}
-	hc := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true, DialContext: dial},
-		Timeout:   5 * time.Second,
-	}
-	defer hc.CloseIdleConnections()
+	cl := loadclient.New(url, dial)
 	// One request first: the server must answer before the restarts.
-	if _, err := zdGet(ctx, hc, url); err != nil {
+	if _, err := cl.Get(ctx); err != nil {
 		t.Fatalf("first request: %v", err)
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-ctx.Done():
-				return
-			default:
-			}
-			c.add(zdGet(ctx, hc, url))
-		}
-	}()
-	stopClient := sync.OnceFunc(func() {
-		close(stop)
-		<-done
-	})
-	defer stopClient()
+	cl.Start(ctx)
+	defer cl.Stop()
+	restarts := 0
 	for range zdRestarts {
 		time.Sleep(50 * time.Millisecond) // let this one serve a while
 		if out, err := m.Systemctl("restart", unit); err != nil {
 			t.Errorf("systemctl restart %s: %v: %s", unit, err, out)
 			break
 		}
-		c.mu.Lock()
-		c.restarts++
-		c.mu.Unlock()
+		restarts++
 	}
 	time.Sleep(50 * time.Millisecond)
-	stopClient()
-	return c
-}
-
-// zdGet makes one request, and returns the pid that answered it.
-func zdGet(ctx context.Context, hc *http.Client, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the answer: %w", err)
-	}
-	pid, ok := strings.CutPrefix(strings.TrimSpace(line), "hello from pid ")
-	if resp.StatusCode != http.StatusOK || !ok {
-		return "", fmt.Errorf("answer %s: %q", resp.Status, line)
-	}
-	return pid, nil
+	return cl.Stop(), restarts
 }
 
 // netnsDialer returns a dial function whose sockets are created in the

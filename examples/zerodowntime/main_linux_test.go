@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -15,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gosdnotify/sdnotify/internal/loadclient"
 	"github.com/gosdnotify/sdnotify/sdnotifytest"
 )
 
@@ -39,18 +36,18 @@ func TestRestartRefusesNoConnection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := restartUnderLoad(t, bin, tc.args)
-			t.Logf("%d restarts: %d requests, %d failed, served by %d processes", restarts, c.requests, c.failures, len(c.pids))
-			for _, e := range c.errors {
+			t.Logf("%d restarts: %d requests, %d failed, served by %d processes", restarts, c.Requests, c.Failures, len(c.PIDs))
+			for _, e := range c.Errors {
 				t.Logf("failed: %v", e)
 			}
 			switch {
-			case tc.wantFailures && c.failures == 0:
+			case tc.wantFailures && c.Failures == 0:
 				t.Errorf("no request failed: the test cannot tell a server that refuses connections")
-			case !tc.wantFailures && c.failures > 0:
-				t.Errorf("%d of %d requests failed", c.failures, c.requests)
+			case !tc.wantFailures && c.Failures > 0:
+				t.Errorf("%d of %d requests failed", c.Failures, c.Requests)
 			}
-			if len(c.pids) < 2 {
-				t.Errorf("requests were served by %d process(es); the restarts did not happen", len(c.pids))
+			if len(c.PIDs) < 2 {
+				t.Errorf("requests were served by %d process(es); the restarts did not happen", len(c.PIDs))
 			}
 		})
 	}
@@ -73,32 +70,9 @@ func build(t *testing.T) string {
 	return bin
 }
 
-// counts is what the client saw.
-type counts struct {
-	mu       sync.Mutex
-	requests int
-	failures int
-	errors   []error        // the first few
-	pids     map[string]int // requests served, by the pid that answered
-}
-
-func (c *counts) add(pid string, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.requests++
-	if err != nil {
-		c.failures++
-		if len(c.errors) < 5 {
-			c.errors = append(c.errors, err)
-		}
-		return
-	}
-	c.pids[pid]++
-}
-
 // restartUnderLoad starts the server, restarts it while a client makes
 // requests, and returns what the client saw.
-func restartUnderLoad(t *testing.T, bin string, args []string) *counts {
+func restartUnderLoad(t *testing.T, bin string, args []string) loadclient.Counts {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	l := sdnotifytest.New(t)
@@ -131,18 +105,9 @@ func restartUnderLoad(t *testing.T, bin string, args []string) *counts {
 		t.Fatal(err)
 	}
 
-	c := &counts{pids: map[string]int{}}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		client(ctx, "http://"+addr+"/", c, stop)
-	}()
-	stopClient := sync.OnceFunc(func() {
-		close(stop)
-		<-done
-	})
-	defer stopClient()
+	cl := loadclient.New("http://"+addr+"/", nil)
+	cl.Start(ctx)
+	defer cl.Stop()
 
 	for range restarts {
 		time.Sleep(20 * time.Millisecond) // let this one serve a while
@@ -157,7 +122,7 @@ func restartUnderLoad(t *testing.T, bin string, args []string) *counts {
 		}
 	}
 	time.Sleep(20 * time.Millisecond)
-	stopClient()
+	c := cl.Stop()
 	if err := l.Stop(ctx, cmd); err != nil {
 		t.Error(err)
 	}
@@ -178,47 +143,6 @@ func ready(ctx context.Context, l *sdnotifytest.Listener, cmd *exec.Cmd) (string
 		return "", fmt.Errorf("READY=1 with STATUS=%q", m.Value("STATUS"))
 	}
 	return addr, nil
-}
-
-// client makes requests to url back to back, each on a new connection,
-// until stop is closed or ctx ends, and counts them in c.
-func client(ctx context.Context, url string, c *counts, stop <-chan struct{}) {
-	hc := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true},
-		Timeout:   5 * time.Second,
-	}
-	for {
-		select {
-		case <-stop:
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
-		c.add(get(ctx, hc, url))
-	}
-}
-
-// get makes one request, and returns the pid that answered it.
-func get(ctx context.Context, hc *http.Client, url string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the answer: %w", err)
-	}
-	pid, ok := strings.CutPrefix(strings.TrimSpace(line), "hello from pid ")
-	if resp.StatusCode != http.StatusOK || !ok {
-		return "", fmt.Errorf("answer %s: %q", resp.Status, line)
-	}
-	return pid, nil
 }
 
 // lockedBuffer is a strings.Builder for several writers.
