@@ -61,6 +61,18 @@ func encode(b []byte, as []Assignment) (_ []byte, pid int, err error) {
 	return b, pid, nil
 }
 
+// hasSender reports whether a Sender assignment is among as: the
+// notification then carries credentials, which the lock-free path does not
+// send.
+func hasSender(as []Assignment) bool {
+	for _, a := range as {
+		if a.form == formSender {
+			return true
+		}
+	}
+	return false
+}
+
 // countFiles returns the number of files the assignments carry.
 func countFiles(as []Assignment) int {
 	k := 0

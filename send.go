@@ -86,10 +86,10 @@ func (n *Notifier) send(ctx context.Context, as []Assignment) error {
 	}
 	// As in Notify: once the socket is open, a notification that speaks
 	// for ourselves goes out without the lock, encoded on the stack.
-	if c := n.fast.Load(); c != nil && files <= 4 {
+	if c := n.fast.Load(); c != nil && files <= 4 && !hasSender(as) {
 		var stack [512]byte
 		var fdStack [4]int32
-		b, pid, err := encode(stack[:0], as)
+		b, _, err := encode(stack[:0], as)
 		if err != nil {
 			return err
 		}
@@ -97,10 +97,8 @@ func (n *Notifier) send(ctx context.Context, as []Assignment) error {
 		if err != nil {
 			return err
 		}
-		if pid == 0 {
-			if done, err := c.trySend(b, fds); done {
-				return n.sendError(ctx, err)
-			}
+		if done, err := c.trySend(b, fds); done {
+			return n.sendError(ctx, err)
 		}
 	}
 	if err := n.lock(ctx); err != nil {
