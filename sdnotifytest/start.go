@@ -74,38 +74,14 @@ func (l *Listener) Start(cmd *exec.Cmd, files ...File) error {
 		all = append(all, st.Files()...)
 		env = append(env, "FDSTORE="+strconv.Itoa(st.Max()))
 	}
-	if len(all) > 0 {
-		var args []string
-		if len(cmd.Args) > 1 {
-			args = cmd.Args[1:]
-		}
-		sc, err := spawn.Command(cmd.Path, args, all)
-		if err != nil {
-			return fmt.Errorf("sdnotifytest: Start %s: %w", cmd.Path, err)
-		}
-		// The trampoline: this binary, with cmd's arguments, and the
-		// variables that spawn added to its environment.
-		cmd.Path, cmd.ExtraFiles = sc.Path, sc.ExtraFiles
-		env = append(env, spawnVars(sc.Env)...)
-	}
 	cmd.Env = env
+	if err := spawn.Prepare(cmd, all); err != nil {
+		return fmt.Errorf("sdnotifytest: Start %s: %w", cmd.Path, err)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("sdnotifytest: Start: %w", err)
 	}
 	return nil
-}
-
-// spawnVars returns the variables that spawn.Command sets for its
-// trampoline: the files' and its marker.
-func spawnVars(env []string) []string {
-	var vars []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "LISTEN_FDS" || k == "LISTEN_FDNAMES" || strings.HasPrefix(k, "SDNOTIFY_SPAWN_") {
-			vars = append(vars, kv)
-		}
-	}
-	return vars
 }
 
 func withoutVars(env, drop []string) []string {

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,29 +120,14 @@ func (s *supervisor) command(path string, files []handedFile, env []string) (*ex
 		name, argv0 = selfExecutable(), "sdnotify"
 		args = append([]string{shimCommand, path}, s.o.argv...)
 	}
-	if len(files) == 0 {
-		return &exec.Cmd{Path: name, Args: append([]string{argv0}, args...), Env: env}, nil
-	}
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		return nil, err
-	}
+	cmd := &exec.Cmd{Path: name, Args: append([]string{argv0}, args...), Env: env}
 	sf := make([]spawn.File, len(files))
 	for i, f := range files {
 		sf[i] = f.File
 	}
-	base := len(os.Environ())
-	cmd, err := spawn.Command(abs, args, sf)
-	if err != nil {
+	if err := spawn.Prepare(cmd, sf); err != nil {
 		return nil, err
 	}
-	// spawn's Env is os.Environ() and then what its trampoline needs
-	// (LISTEN_FDS, LISTEN_FDNAMES and its marker): keep those on ours.
-	if base <= len(cmd.Env) {
-		env = append(env, cmd.Env[base:]...)
-	}
-	cmd.Env = env
-	cmd.Args[0] = argv0
 	return cmd, nil
 }
 

@@ -13,8 +13,10 @@
 package spawn
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -39,37 +41,60 @@ type File struct {
 }
 
 // Command returns a Cmd that runs the program name with args and the given
-// files, as the manager would start a service with them. Set its Env (it
-// starts with os.Environ()), Stdout and so on, but not ExtraFiles or Path,
-// before starting it. The process's pid is the one LISTEN_PID names.
-//
-// With no files, Command is exec.Command: nothing to fill in.
+// files, as the manager would start a service with them: exec.Command, and
+// then Prepare.
 func Command(name string, args []string, files []File) (*exec.Cmd, error) {
-	if len(files) == 0 {
-		return exec.Command(name, args...), nil
+	cmd := exec.Command(name, args...)
+	if cmd.Err != nil {
+		return nil, cmd.Err
 	}
-	path, err := exec.LookPath(name)
-	if err != nil {
+	if err := Prepare(cmd, files); err != nil {
 		return nil, err
+	}
+	return cmd, nil
+}
+
+// Prepare makes cmd, not yet started, start its program with the given
+// files, as the manager would start a service with them: it runs this
+// program's executable instead, with cmd's Args, the files from
+// descriptor 3 (ExtraFiles, which must be empty), and LISTEN_FDS,
+// LISTEN_FDNAMES and the marker for Init added to cmd.Env (to
+// os.Environ() if it is nil). The process's pid is the one LISTEN_PID will
+// name. With no files, Prepare leaves cmd alone: nothing to fill in.
+func Prepare(cmd *exec.Cmd, files []File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if len(cmd.ExtraFiles) > 0 {
+		return errors.New("spawn: cmd.ExtraFiles is set; pass the files to Prepare")
+	}
+	path := cmd.Path
+	if !filepath.IsAbs(path) {
+		var err error
+		if path, err = filepath.Abs(filepath.Join(cmd.Dir, path)); err != nil {
+			return err
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	names := make([]string, len(files))
 	extra := make([]*os.File, len(files))
 	for i, f := range files {
 		names[i], extra[i] = f.Name, f.File
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Args[0] = name
-	cmd.ExtraFiles = extra
-	cmd.Env = append(os.Environ(),
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd.Env = append(env,
 		envExec+"="+path,
 		envFDs+"="+strconv.Itoa(len(files)),
 		envNames+"="+strings.Join(names, ":"),
 	)
-	return cmd, nil
+	cmd.Path, cmd.ExtraFiles = self, extra
+	return nil
 }
 
 // Init execs the command of Command, if this process is the one Command
