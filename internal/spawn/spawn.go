@@ -23,14 +23,14 @@ import (
 	"github.com/gosdnotify/sdnotify/internal/pidfd"
 )
 
-// The marker: the command to exec, and the variables to fill in.
+// The marker (the command to exec) and the variables a service is given.
 const (
-	envExec   = "SDNOTIFY_SPAWN_EXEC" // the command's path
-	fdsStart  = 3
-	envPID    = "LISTEN_PID"
-	envFDs    = "LISTEN_FDS"
-	envNames  = "LISTEN_FDNAMES"
-	envPIDFD2 = "LISTEN_PIDFDID"
+	envExec    = "SDNOTIFY_SPAWN_EXEC" // the command's path
+	fdsStart   = 3
+	envPID     = "LISTEN_PID"
+	envFDs     = "LISTEN_FDS"
+	envNames   = "LISTEN_FDNAMES"
+	envPIDFDID = "LISTEN_PIDFDID"
 )
 
 // A File is a file to pass, with the name the process sees in
@@ -109,7 +109,7 @@ func Init() {
 	os.Unsetenv(envExec)
 	os.Setenv(envPID, strconv.Itoa(os.Getpid()))
 	if id := pidfd.ID(os.Getpid()); id != 0 {
-		os.Setenv(envPIDFD2, strconv.FormatUint(id, 10))
+		os.Setenv(envPIDFDID, strconv.FormatUint(id, 10))
 	}
 	err := execve(path, os.Args, os.Environ())
 	// Only a failed exec returns: say so as the shell would, and exit
