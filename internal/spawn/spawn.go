@@ -26,7 +26,6 @@ import (
 // The marker (the command to exec) and the variables a service is given.
 const (
 	envExec    = "SDNOTIFY_SPAWN_EXEC" // the command's path
-	fdsStart   = 3
 	envPID     = "LISTEN_PID"
 	envFDs     = "LISTEN_FDS"
 	envNames   = "LISTEN_FDNAMES"
