@@ -1,0 +1,63 @@
+package journal
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gosdnotify/sdnotify/internal/journalwire"
+)
+
+// writeLine writes the record in e as one line for a journal stream: the
+// priority prefix, the message, and the fields from e.buf[user:] on.
+func (h *Handler) writeLine(e *Entry, user int, p Priority, msg string) error {
+	b := append(e.line[:0], '<', byte('0'+p), '>')
+	if plain(msg, false) {
+		b = append(b, msg...)
+	} else {
+		b = strconv.AppendQuote(b, msg)
+	}
+	for _, rest := range [][]byte{e.buf[user:], e.extra} {
+		for len(rest) > 0 {
+			name, value, next, err := journalwire.Next(rest)
+			if err != nil { // cannot happen: e was encoded by an Entry
+				break
+			}
+			b = append(append(append(b, ' '), name...), '=')
+			if plain(value, true) {
+				b = append(b, value...)
+			} else {
+				b = strconv.AppendQuote(b, string(value))
+			}
+			rest = next
+		}
+	}
+	b = append(b, '\n')
+	e.line = b
+	_, err := h.lines.Write(b)
+	return err
+}
+
+// plain reports whether s can go into a line as it is: valid UTF-8 without
+// control characters and, for a value (field), not empty and without a
+// space, '"' or '='.
+func plain[T string | []byte](s T, field bool) bool {
+	if field && len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
+			if r == utf8.RuneError && size == 1 {
+				return false
+			}
+			i += size
+			continue
+		}
+		if c < ' ' || c == 0x7f || (field && (c == ' ' || c == '"' || c == '=')) {
+			return false
+		}
+		i++
+	}
+	return true
+}
