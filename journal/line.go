@@ -44,20 +44,16 @@ func plain[T string | []byte](s T, field bool) bool {
 	if field && len(s) == 0 {
 		return false
 	}
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune([]byte(s[i:min(i+utf8.UTFMax, len(s))]))
-			if r == utf8.RuneError && size == 1 {
-				return false
-			}
-			i += size
-			continue
-		}
-		if c < ' ' || c == 0x7f || (field && (c == ' ' || c == '"' || c == '=')) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f || (field && (c == ' ' || c == '"' || c == '=')) {
 			return false
 		}
-		i++
+	}
+	switch v := any(s).(type) {
+	case string:
+		return utf8.ValidString(v)
+	case []byte:
+		return utf8.Valid(v)
 	}
 	return true
 }

@@ -51,9 +51,7 @@ func nameByte(c byte) bool {
 // '_', NamePrefix put in front when the name would start with a digit or
 // '_' or be empty, and the name cut to MaxNameLen bytes.
 func AppendName(buf []byte, start int, key string) []byte {
-	if len(buf) == start && (key == "" || key[0] == '_' || ('0' <= key[0] && key[0] <= '9')) {
-		buf = append(buf, NamePrefix...)
-	}
+	first := len(buf)
 	for i := 0; i < len(key) && len(buf)-start < MaxNameLen; {
 		c := key[i]
 		switch {
@@ -71,6 +69,9 @@ func AppendName(buf []byte, start int, key string) []byte {
 			buf = append(buf, '_')
 			i += size
 		}
+	}
+	if first == start && (len(buf) == start || buf[start] == '_' || ('0' <= buf[start] && buf[start] <= '9')) {
+		buf = append(buf[:start], append([]byte(NamePrefix), buf[start:]...)...)
 	}
 	if len(buf)-start > MaxNameLen {
 		buf = buf[:start+MaxNameLen]

@@ -63,10 +63,27 @@ func (e *Entry) Values(name string) []string {
 	return vs
 }
 
+// Extra decodes the fields that travelled inside the entry's
+// journal.ExtraFieldsName field (an entry of more than journal.MaxFields),
+// in order; none when there is no such field.
+func (e *Entry) Extra() ([]journal.Field, error) {
+	var fields []journal.Field
+	for _, v := range e.Values(journal.ExtraFieldsName) {
+		x, err := decode([]byte(v), false)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", journal.ExtraFieldsName, err)
+		}
+		fields = append(fields, x.Fields...)
+	}
+	return fields, nil
+}
+
 // Parse decodes the payload of one native datagram as journald does:
 // fields with invalid or trusted names go to Dropped, and an error says
 // why journald would ignore the whole entry.
-func Parse(b []byte) (*Entry, error) {
+func Parse(b []byte) (*Entry, error) { return decode(b, true) }
+
+func decode(b []byte, limit bool) (*Entry, error) {
 	e := &Entry{Via: "datagram", UID: -1}
 	if len(b) == 0 {
 		return nil, errors.New("empty entry")
@@ -81,7 +98,7 @@ func Parse(b []byte) (*Entry, error) {
 		} else {
 			e.Fields = append(e.Fields, journal.Field{Name: name, Value: string(value)})
 		}
-		if len(e.Fields) > journalwire.MaxFields {
+		if limit && len(e.Fields) > journalwire.MaxFields {
 			return nil, fmt.Errorf("more than %d fields: journald ignores the entry", journalwire.MaxFields)
 		}
 		b = rest
