@@ -37,6 +37,7 @@
 //	b, err := sdnotify.Credential("db")       // LoadCredential=, SetCredential=
 //
 // Package listen turns those files into a net.Listener by name.
+// Package journal logs to systemd's journal with log/slog, natively.
 //
 // # How it behaves
 //
