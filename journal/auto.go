@@ -9,7 +9,7 @@ import (
 // error goes, decided once, now:
 //
 //   - standard error is the journal (IsJournalStream) and the native socket
-//     (opts.Conn, or Default()) accepts a connection: a native Handler
+//     (opts.Conn, or DefaultConn()) accepts a connection: a native Handler
 //     (NewNativeHandler), structured fields and all;
 //   - standard error is the journal but the socket cannot be reached (a
 //     container with the stream but not /run/systemd/journal): a Handler
@@ -34,7 +34,7 @@ func NewHandler(opts *HandlerOptions) slog.Handler {
 	}
 	conn := opts.Conn
 	if conn == nil {
-		conn = Default()
+		conn = DefaultConn()
 	}
 	if conn.Open() != nil {
 		return NewStreamHandler(os.Stderr, opts)

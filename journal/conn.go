@@ -72,7 +72,8 @@ func (c *Conn) Send(e *Entry) error {
 	return c.send(e.Bytes())
 }
 
-// Close closes the socket. Later sends fail with ErrClosed.
+// Close closes the socket, once the sends in progress are done. Later
+// sends fail with ErrClosed.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -90,9 +91,9 @@ var (
 	defaultConn *Conn
 )
 
-// Default returns the Conn that Send and a Handler without a Conn of its
+// DefaultConn returns the Conn that Send and a Handler without a Conn of its
 // own share: one socket for DefaultSocket per process.
-func Default() *Conn {
+func DefaultConn() *Conn {
 	defaultMu.Lock()
 	defer defaultMu.Unlock()
 	if defaultConn == nil {
@@ -111,7 +112,7 @@ func Send(message string, p Priority, fields ...Field) error {
 	for _, f := range fields {
 		e.Add(f.Name, f.Value)
 	}
-	return Default().Send(&e)
+	return DefaultConn().Send(&e)
 }
 
 func appendPriority(b []byte, p Priority) []byte {

@@ -40,7 +40,7 @@ type HandlerOptions struct {
 	// `journalctl -t` selects by; "" means the program's file name.
 	Identifier string
 
-	// Conn is where native entries go; nil means Default().
+	// Conn is where native entries go; nil means DefaultConn().
 	Conn *Conn
 }
 
@@ -82,7 +82,7 @@ type state struct {
 var _ slog.Handler = (*Handler)(nil)
 
 // NewNativeHandler returns a Handler that sends each record as an entry
-// through opts.Conn (or Default()). When a send fails (journald gone, a
+// through opts.Conn (or DefaultConn()). When a send fails (journald gone, a
 // full queue past Conn.SetTimeout, an entry over journald's size limit),
 // the record is written as a line to standard error instead, with the
 // priority prefix, and Handle returns the error; the first failure after a
@@ -92,7 +92,7 @@ func NewNativeHandler(opts *HandlerOptions) *Handler {
 	h := newHandler(opts, os.Stderr)
 	h.conn = h.opts.Conn
 	if h.conn == nil {
-		h.conn = Default()
+		h.conn = DefaultConn()
 	}
 	ident := h.opts.Identifier
 	if ident == "" {
