@@ -2,6 +2,8 @@ package journal
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -103,14 +105,20 @@ func DefaultConn() *Conn {
 }
 
 // Send sends one entry to journald on the Default Conn: MESSAGE, PRIORITY,
-// then the fields in order (names through FieldName; repeats are kept).
+// then the fields in order (names through FieldName; repeats are kept),
+// and SYSLOG_IDENTIFIER, the program's file name, unless a field gives it.
 func Send(message string, p Priority, fields ...Field) error {
 	var e Entry
 	e.Add("MESSAGE", message)
 	e.buf = appendPriority(e.buf, p)
 	e.fields++
+	ident := true
 	for _, f := range fields {
 		e.Add(f.Name, f.Value)
+		ident = ident && f.Name != "SYSLOG_IDENTIFIER"
+	}
+	if ident { // as libsystemd does, so that journalctl -t finds the entry
+		e.Add("SYSLOG_IDENTIFIER", filepath.Base(os.Args[0]))
 	}
 	return DefaultConn().Send(&e)
 }
