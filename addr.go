@@ -77,7 +77,7 @@ type AddressError struct {
 	Source string // where the address came from: "NOTIFY_SOCKET" or "NewAddr"
 	Addr   string // the value as given
 	Reason string // what is wrong with it
-	Err    error  // the errno libsystemd returns for it: EPROTO, EINVAL or ENAMETOOLONG
+	Err    error  // the errno libsystemd returns for it: EPROTO, EINVAL, ERANGE or ENAMETOOLONG
 }
 
 // Error names the source, the value and what is wrong with it:
@@ -153,7 +153,7 @@ func parseVsock(s, rest string, typ sockType) (address, error) {
 	cidText, portText := rest[:i], rest[i+1:]
 	port, ok := parseUint32(portText)
 	if !ok {
-		return address{}, addrError(s, syscall.EINVAL, "vsock port "+quote(portText)+" is not a decimal number from 0 to 4294967294")
+		return address{}, addrError(s, outOfRange(portText), "vsock port "+quote(portText)+" is not a decimal number from 0 to 4294967294")
 	}
 	if port == vsockPortAny {
 		return address{}, addrError(s, syscall.EINVAL, "vsock port 4294967295 means any port; a notification needs a specific one")
@@ -170,7 +170,7 @@ func parseVsock(s, rest string, typ sockType) (address, error) {
 		cid = vsockCIDAny
 	default:
 		if cid, ok = parseUint32(cidText); !ok {
-			return address{}, addrError(s, syscall.EINVAL, "vsock CID "+quote(cidText)+" is not a number or hypervisor, local, host")
+			return address{}, addrError(s, outOfRange(cidText), "vsock CID "+quote(cidText)+" is not a number or hypervisor, local, host")
 		}
 	}
 	if cid == vsockCIDAny {
@@ -187,6 +187,17 @@ func parseUint32(s string) (uint32, bool) {
 		return 0, false
 	}
 	return uint32(v), true
+}
+
+// outOfRange returns the errno libsystemd gives for a vsock number that
+// parseUint32 refused: ERANGE for a decimal number, negative or over
+// 2^32-1 (safe_atou's range), EINVAL for anything else.
+func outOfRange(s string) syscall.Errno {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || digits[0] == '0' {
+		return syscall.EINVAL
+	}
+	return syscall.ERANGE
 }
 
 // parseDecimal accepts plain decimal digits only: no sign, no spaces, no

@@ -10,15 +10,17 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // MaxStateLen is the largest notification systemd reads: it drops a longer
 // datagram whole, without a word.
-const MaxStateLen = 4096
+const MaxStateLen = proto.MaxMessageLen
 
 // MaxFiles is the most file descriptors one notification can carry
 // (the kernel's SCM_MAX_FD).
-const MaxFiles = 253
+const MaxFiles = proto.MaxFiles
 
 // form says how an Assignment renders.
 type form uint8
@@ -136,12 +138,12 @@ func Stopping() Assignment { return text("STOPPING", "1") }
 // (systemd 253) must send them: in one notification. Send it when a reload
 // starts, and Ready when it is done.
 func Reloading() Assignment {
-	return Assignment{key: "RELOADING", num: monotonicUsec(), form: formReloading}
+	return Assignment{key: "RELOADING", num: proto.MonotonicUsec(), form: formReloading}
 }
 
 // Monotonic is MONOTONIC_USEC= alone: the current CLOCK_MONOTONIC time in
 // microseconds. Reloading includes it already.
-func Monotonic() Assignment { return number("MONOTONIC_USEC", monotonicUsec()) }
+func Monotonic() Assignment { return number("MONOTONIC_USEC", proto.MonotonicUsec()) }
 
 // Watchdog is WATCHDOG=1, the watchdog keep-alive. Notifier.KeepAlive
 // sends it on time.
@@ -185,7 +187,9 @@ func RestartReset() Assignment { return text("RESTART_RESET", "1") }
 // (which systemd would ignore) becomes U+FFFD, carriage returns and
 // newlines (which would start another assignment) become spaces, and NUL
 // bytes (which would make systemd drop the whole notification) become
-// U+FFFD. If a notification would exceed MaxStateLen, its status text is
+// U+FFFD, and each backslash is doubled (the manager reads a backslash as
+// an escape: it removes it and keeps the byte after it, so doubled it
+// shows as one). If a notification would exceed MaxStateLen, its status text is
 // shortened to fit, at a character boundary. A bad status therefore never
 // costs the assignments sent beside it.
 func Status(text string) Assignment {
@@ -198,22 +202,26 @@ func Statusf(format string, args ...any) Assignment {
 }
 
 func repairStatus(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsAny(s, "\n\r\x00") {
+	if utf8.ValidString(s) && !strings.ContainsAny(s, "\n\r\x00\\") {
 		return s
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.NewReplacer("\n", " ", "\r", " ", "\x00", "\uFFFD").Replace(s)
+	return strings.NewReplacer("\n", " ", "\r", " ", "\x00", "\uFFFD", `\`, `\\`).Replace(s)
 }
 
 // Errno is ERRNO=: the errno-style reason for a failure, shown by
 // systemctl as StatusErrno. It takes the errno out of err's chain, so an
 // *os.PathError or a syscall.Errno both work; an error that wraps no
-// syscall.Errno is refused. syscall.Errno(0) sends ERRNO=0, which clears
-// the StatusErrno that an earlier ERRNO= set.
+// syscall.Errno is refused, and so is one above 4095, which the manager
+// ignores. syscall.Errno(0) sends ERRNO=0, which clears the StatusErrno
+// that an earlier ERRNO= set.
 func Errno(err error) Assignment {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return refused("ERRNO", invalid(fmt.Sprintf("ERRNO: %v wraps no syscall.Errno", err)))
+	}
+	if errno > proto.MaxErrno {
+		return refused("ERRNO", invalid(fmt.Sprintf("ERRNO=%d: over %d, which systemd ignores", uint64(errno), proto.MaxErrno)))
 	}
 	return number("ERRNO", uint64(errno))
 }
@@ -280,17 +288,16 @@ type Access string
 
 // The values of NotifyAccess= in a unit file.
 const (
-	AccessNone Access = "none" // nobody
-	AccessMain Access = "main" // only the main process
-	AccessExec Access = "exec" // the main process and the Exec*= commands
-	AccessAll  Access = "all"  // any process in the service's cgroup
+	AccessNone Access = proto.AccessNone // nobody
+	AccessMain Access = proto.AccessMain // only the main process
+	AccessExec Access = proto.AccessExec // the main process and the Exec*= commands
+	AccessAll  Access = proto.AccessAll  // any process in the service's cgroup
 )
 
 // NotifyAccess is NOTIFYACCESS= (systemd 254): it changes who may send
 // notifications for the service, as NotifyAccess= in the unit file does.
 func NotifyAccess(a Access) Assignment {
-	switch a {
-	case AccessNone, AccessMain, AccessExec, AccessAll:
+	if proto.ValidAccess(string(a)) {
 		return text("NOTIFYACCESS", string(a))
 	}
 	return refused("NOTIFYACCESS", invalid("NOTIFYACCESS="+quote(string(a))+": want none, main, exec or all"))
@@ -355,14 +362,19 @@ func Sender(pid int) Assignment {
 // own, including private ones, which should start with "X_". The key must
 // be a non-empty run of ASCII letters, digits and underscores not starting
 // with a digit; the value must not contain a newline, a carriage return or
-// a NUL byte. A STATUS value must also be valid UTF-8 (Status repairs it
-// instead).
+// a NUL byte, nor a backslash, which the manager reads as an escape (it
+// removes it, and one at the end of a line joins the next line to it). A
+// STATUS value must also be valid UTF-8 (Status repairs it instead).
 func Var(key, value string) Assignment {
 	if err := checkKey(key); err != nil {
 		return refused(key, err)
 	}
-	if i := strings.IndexAny(value, "\n\r\x00"); i >= 0 {
-		return refused(key, invalid(key+"="+quote(value)+": byte "+quoteByte(value[i])+" at offset "+itoa(i)+" would split or end the notification"))
+	if i := strings.IndexAny(value, "\n\r\x00\\"); i >= 0 {
+		what := " would split or end the notification"
+		if value[i] == '\\' {
+			what = " is an escape to the manager, which would not read the value as it is"
+		}
+		return refused(key, invalid(key+"="+quote(value)+": byte "+quoteByte(value[i])+" at offset "+itoa(i)+what))
 	}
 	if key == "STATUS" && !utf8.ValidString(value) {
 		return refused(key, invalid("STATUS="+quote(value)+" is not valid UTF-8; systemd would ignore it"))

@@ -198,13 +198,3 @@ func withCredentials(oob *[]byte, fds []int32, sendCreds bool, pid int, send fun
 	}
 	return err
 }
-
-func monotonicUsec() uint64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		// CLOCK_MONOTONIC cannot fail on Linux; should it, 0 is a value the
-		// manager refuses rather than a wrong time it would accept.
-		return 0
-	}
-	return uint64(ts.Sec)*1e6 + uint64(ts.Nsec)/1e3
-}

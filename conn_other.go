@@ -25,5 +25,3 @@ func (*dgramConn) close() error { return nil }
 func dial(*address) (transport, error) { return nil, errors.ErrUnsupported }
 
 func reconnectable(error) bool { return false }
-
-func monotonicUsec() uint64 { return 0 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // encode appends the notification made of as to b: the lines of the
@@ -52,8 +54,12 @@ func encode(b []byte, as []Assignment) (_ []byte, pid int, err error) {
 		}
 		first = false
 		if i == status && cut > 0 {
+			v := a.value[:runeBoundary(a.value, len(a.value)-cut)]
+			if proto.EscapesNewline(v) {
+				v = v[:len(v)-1] // not half of a doubled backslash
+			}
 			b = append(b, "STATUS="...)
-			b = append(b, a.value[:runeBoundary(a.value, len(a.value)-cut)]...)
+			b = append(b, v...)
 			continue
 		}
 		b = a.appendTo(b)
@@ -120,7 +126,8 @@ func runeBoundary[T string | []byte](s T, n int) int {
 }
 
 // checkState checks a notification as systemd will: not empty, no NUL
-// byte, at most MaxStateLen bytes.
+// byte, at most MaxStateLen bytes, no backslash at the end (the manager
+// cannot split it).
 func checkState(s string) error {
 	switch {
 	case s == "":
@@ -130,6 +137,9 @@ func checkState(s string) error {
 	}
 	if i := strings.IndexByte(s, 0); i >= 0 {
 		return invalid("NUL byte at offset " + itoa(i) + "; systemd drops such a notification")
+	}
+	if proto.EscapesNewline(s) {
+		return invalid("a backslash at the end escapes nothing; systemd drops such a notification")
 	}
 	return nil
 }
@@ -174,13 +184,14 @@ func checkDottedName(name string, varlink bool) error {
 }
 
 func checkFDName(name string) error {
-	if name == "" || len(name) > 255 {
-		return invalid("FDNAME=" + quote(name) + ": want 1 to 255 characters")
+	if name == "" {
+		return invalid("FDNAME=\"\": want 1 to 255 characters")
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < ' ' || c >= 0x7f || c == ':' {
-			return invalid("FDNAME=" + quote(name) + ": byte " + quoteByte(c) + " at offset " + itoa(i) + " is not allowed (ASCII only, no control characters or ':')")
-		}
+	if p := proto.FDNameProblem(name); p != "" {
+		return invalid("FDNAME=" + quote(name) + ": " + p)
+	}
+	if i := strings.IndexByte(name, '\\'); i >= 0 {
+		return invalid("FDNAME=" + quote(name) + ": a backslash at offset " + itoa(i) + " is an escape to the manager, which would not read the name as it is")
 	}
 	return nil
 }

@@ -338,6 +338,9 @@ func TestValidation(t *testing.T) {
 		{"Var STATUS not UTF-8", func() error { return n.Send(sdnotify.Var("STATUS", "\xff")) }},
 		{"Errno without errno", func() error { return n.Send(sdnotify.Errno(errors.New("plain"))) }},
 		{"Errno nil", func() error { return n.Send(sdnotify.Errno(nil)) }},
+		{"Errno 4096", func() error { return n.Send(sdnotify.Errno(syscall.Errno(4096))) }},
+		{"backslash in value", func() error { return n.Send(sdnotify.Var("X_PATH", `C:\`), sdnotify.Ready()) }},
+		{"backslash at the end", func() error { return n.Notify("READY=1\nX_A=\\") }},
 		{"negative duration", func() error { return n.Send(sdnotify.ExtendTimeout(-time.Second)) }},
 		{"zero duration", func() error { return n.Send(sdnotify.SetWatchdogTimeout(0)) }},
 		{"sub-microsecond duration", func() error { return n.Send(sdnotify.ExtendTimeout(1500 * time.Nanosecond)) }},
@@ -352,6 +355,7 @@ func TestValidation(t *testing.T) {
 		{"FDName non-ASCII", func() error { return n.Send(sdnotify.FDStoreRemove("é")) }},
 		{"FDName too long", func() error { return n.Send(sdnotify.FDStoreRemove(strings.Repeat("a", 256))) }},
 		{"FDName empty", func() error { return n.Send(sdnotify.FDStoreRemove("")) }},
+		{"FDName backslash", func() error { return n.Send(sdnotify.FDStoreRemove(`a\b`)) }},
 		{"too long assembled", func() error {
 			return n.Send(sdnotify.Ready(), sdnotify.Var("X_BIG", strings.Repeat("x", sdnotify.MaxStateLen)))
 		}},
@@ -387,6 +391,8 @@ func TestStatusRepair(t *testing.T) {
 		{"invalid UTF-8", "caf\xe9", "STATUS=caf\uFFFD"},
 		{"NUL", "a\x00b", "STATUS=a\uFFFDb"},
 		{"valid UTF-8 kept", "häuser ✓", "STATUS=häuser ✓"},
+		{"backslash doubled", `C:\x`, `STATUS=C:\\x`},
+		{"backslash at the end", `a\`, `STATUS=a\\`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,6 +9,9 @@ import (
 
 	"github.com/gosdnotify/sdnotify"
 	"github.com/gosdnotify/sdnotify/internal/fdstore"
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/notifysock"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // A File is a file that the manager passes to a service it starts, with
@@ -63,15 +66,19 @@ func (l *Listener) fdStore() *fdstore.Store {
 	return l.store
 }
 
-// keep applies m to the fd store, if there is one, as the manager would.
-// Must be called with l.mu held.
-func (l *Listener) keep(m *Message) {
-	if l.store == nil || m.Err != nil || isBarrier(m.Data) {
+// keep applies m, decoded as d, to the fd store, if there is one, as the
+// manager would: the Listener stands for a unit whose main process is the
+// sender, and whose NotifyAccess= lets it notify. Must be called with l.mu
+// held.
+func (l *Listener) keep(m *Message, d *manager.Datagram) {
+	if l.store == nil || d.Drop != "" || d.Barrier {
 		return
 	}
+	u := &manager.Unit{Version: d.Version, Access: proto.AccessMain, MainPID: m.PID}
+	v := u.Notify(d, manager.Sender{PID: m.PID, UID: m.UID, InUnit: true})
 	// The errors are what systemd would log; the store's contents tell
 	// what it did.
-	l.store.Apply(m.Data, dupFiles(m.Files))
+	l.store.Apply(v, notifysock.DupFiles(m.Files))
 }
 
 // syncKey is the assignment that Sync sends to l from this process, to

@@ -7,10 +7,14 @@
 // notification sent to it in the background. Each one becomes a Message
 // with its raw bytes, its assignments, the sender's credentials and any
 // files passed with it. Messages that systemd would drop (over 4096 bytes,
-// a NUL byte, empty) and assignments it would ignore (a STATUS= that is not
-// UTF-8, RELOADING=1 without MONOTONIC_USEC=) are reported as such rather
-// than silently accepted. Like the manager, it releases a barrier
-// (BARRIER=1) by closing the pipe sent with it.
+// a NUL byte before the last, a trailing backslash) and assignments it
+// would ignore (a key it does not know, such as a misspelt "ready=1"; a
+// value it cannot read, such as ERRNO=4096; a STATUS= that is not UTF-8)
+// are reported as such, with the reason, rather than silently accepted.
+// What systemd would conclude comes from the same model of its manager
+// that sdnotify run uses (the newest version this module knows). Like the
+// manager, it releases a barrier (BARRIER=1) by closing the pipe sent
+// with it.
 //
 // Point the code under test at it with Setenv (for the current test) or
 // Env (for an exec.Cmd), or make a Notifier for it with Notifier; then wait
@@ -46,6 +50,8 @@ import (
 
 	"github.com/gosdnotify/sdnotify"
 	"github.com/gosdnotify/sdnotify/internal/fdstore"
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/notifysock"
 )
 
 // A Listener is a fake service manager's notification socket.
@@ -54,7 +60,7 @@ type Listener struct {
 	// path or an abstract name starting with '@'.
 	Addr string
 
-	sock *socket // platform part
+	sock *notifysock.Socket
 
 	mu      sync.Mutex // guards the fields below
 	msgs    []*Message
@@ -67,7 +73,6 @@ type Listener struct {
 	paused  bool
 	resumed chan struct{} // closed by Resume
 	done    chan struct{} // closed when the reader returns
-	tempDir string
 
 	store    *fdstore.Store // the service's fd store, if enabled
 	syncSent uint64         // the last marker Sync sent
@@ -110,25 +115,36 @@ func newT(t testing.TB, addr string) *Listener {
 // directory, which Close removes; "@" for an abstract address the kernel
 // picks. The caller must Close it.
 func Listen(addr string) (*Listener, error) {
-	l := &Listener{arrived: make(chan struct{}), done: make(chan struct{})}
-	if addr == "" {
-		dir, err := os.MkdirTemp("", "sdnotify")
-		if err != nil {
-			return nil, fmt.Errorf("sdnotifytest: %w", err)
-		}
-		l.tempDir = dir
-		addr = dir + "/notify"
-	}
-	sock, bound, err := listen(addr)
+	sock, err := notifysock.Listen(addr)
 	if err != nil {
-		if l.tempDir != "" {
-			os.RemoveAll(l.tempDir)
-		}
-		return nil, fmt.Errorf("sdnotifytest: listen on %q: %w", addr, err)
+		return nil, fmt.Errorf("sdnotifytest: %w", err)
 	}
-	l.sock, l.Addr = sock, bound
+	l := &Listener{Addr: sock.Addr, sock: sock, arrived: make(chan struct{}), done: make(chan struct{})}
 	go l.read()
 	return l, nil
+}
+
+// read receives notifications until the socket is closed.
+func (l *Listener) read() {
+	defer close(l.done)
+	for {
+		if gate := l.pauseGate(); gate != nil {
+			<-gate
+			continue
+		}
+		dg, err := l.sock.Receive()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // Pause
+		}
+		if err != nil {
+			l.stop(fmt.Errorf("listener stopped: %w", err))
+			return
+		}
+		d := manager.Decode(dg.Input(), manager.Newest)
+		m := fromDatagram(d)
+		m.PID, m.UID, m.GID, m.Files, m.Received = dg.PID, dg.UID, dg.GID, dg.Files, dg.Received
+		l.add(m, d)
+	}
 }
 
 // Env returns "NOTIFY_SOCKET=" + l.Addr, for an exec.Cmd's Env.
@@ -144,7 +160,7 @@ func (l *Listener) Setenv(t testing.TB) {
 // Notifier returns a new Notifier that sends to l.
 func (l *Listener) Notifier() *sdnotify.Notifier { return sdnotify.NewAddr(l.Addr) }
 
-func (l *Listener) add(m *Message) {
+func (l *Listener) add(m *Message, d *manager.Datagram) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n, ok := isSync(m); ok {
@@ -153,8 +169,8 @@ func (l *Listener) add(m *Message) {
 		l.arrived = make(chan struct{})
 		return
 	}
-	l.keep(m)
-	if isBarrier(m.Data) {
+	l.keep(m, d)
+	if d.Barrier {
 		// Release the barrier the way the manager does: close our copy
 		// of the pipe (the sender closed its own).
 		for _, f := range m.Files {
@@ -178,16 +194,6 @@ func (l *Listener) stop(err error) {
 	}
 	close(l.arrived)
 	l.arrived = make(chan struct{})
-}
-
-// isBarrier reports whether data has a BARRIER=1 line.
-func isBarrier(data []byte) bool {
-	for _, line := range strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if line == "BARRIER=1" {
-			return true
-		}
-	}
-	return false
 }
 
 // Messages returns every message received so far, in order.
@@ -298,7 +304,7 @@ func (l *Listener) Pause() {
 	}
 	l.paused = true
 	l.resumed = make(chan struct{})
-	l.sock.interrupt()
+	l.sock.Interrupt()
 }
 
 // Resume undoes Pause: the queued notifications are read, in order.
@@ -339,7 +345,7 @@ func (l *Listener) close() error {
 		close(l.resumed)
 	}
 	l.mu.Unlock()
-	err := l.sock.close()
+	err := l.sock.Close()
 	<-l.done
 	l.mu.Lock()
 	for _, m := range l.msgs {
@@ -352,10 +358,5 @@ func (l *Listener) close() error {
 		l.store.Close()
 	}
 	l.mu.Unlock()
-	if l.tempDir != "" {
-		if rerr := os.RemoveAll(l.tempDir); err == nil {
-			err = rerr
-		}
-	}
 	return err
 }

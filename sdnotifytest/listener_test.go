@@ -52,18 +52,26 @@ func TestParse(t *testing.T) {
 		{name: "several", data: "READY=1\nSTATUS=x=y", assignments: []string{"READY=1", "STATUS=x=y"}},
 		{name: "carriage return splits", data: "STATUS=a\rREADY=1", assignments: []string{"STATUS=a", "READY=1"}},
 		{name: "empty lines and no '='", data: "\n\nREADY=1\nnonsense\n", assignments: []string{"READY=1"}},
-		{name: "exactly 4096", data: "X=" + strings.Repeat("x", 4094), assignments: []string{"X=" + strings.Repeat("x", 4094)}},
-		{name: "empty", data: "", dropped: true},
-		{name: "4097 bytes", data: "X=" + strings.Repeat("x", 4095), dropped: true},
-		{name: "NUL", data: "READY=1\x00", dropped: true},
+		{name: "exactly 4096", data: "X_A=" + strings.Repeat("x", 4092), assignments: []string{"X_A=" + strings.Repeat("x", 4092)}},
+		{name: "empty is read as nothing", data: ""},
+		{name: "4097 bytes", data: "X_A=" + strings.Repeat("x", 4093), dropped: true},
+		{name: "one NUL at the end", data: "READY=1\x00", assignments: []string{"READY=1"}},
+		{name: "NUL inside", data: "READY=1\x00\n", dropped: true},
 		{name: "status not UTF-8", data: "READY=1\nSTATUS=caf\xe9", assignments: []string{"READY=1"}, ignored: []string{"STATUS=caf\xe9"}},
-		{name: "reloading alone", data: "RELOADING=1", ignored: []string{"RELOADING=1"}},
+		{name: "reloading alone", data: "RELOADING=1", assignments: []string{"RELOADING=1"}},
 		{name: "reloading with monotonic", data: "RELOADING=1\nMONOTONIC_USEC=5", assignments: []string{"RELOADING=1", "MONOTONIC_USEC=5"}},
 		{name: "READY=0", data: "READY=0", ignored: []string{"READY=0"}},
 		{name: "bad errno", data: "ERRNO=x", ignored: []string{"ERRNO=x"}},
+		{name: "errno by name", data: "ERRNO=EINVAL", assignments: []string{"ERRNO=EINVAL"}},
+		{name: "errno 4096", data: "ERRNO=4096", ignored: []string{"ERRNO=4096"}},
+		{name: "watchdog off", data: "WATCHDOG_USEC=0", assignments: []string{"WATCHDOG_USEC=0"}},
+		{name: "numbers as systemd reads them", data: "WATCHDOG_USEC= 0x0F4240\nEXTEND_TIMEOUT_USEC=0b101", assignments: []string{"WATCHDOG_USEC= 0x0F4240", "EXTEND_TIMEOUT_USEC=0b101"}},
 		{name: "bad watchdog", data: "WATCHDOG=2", ignored: []string{"WATCHDOG=2"}},
 		{name: "bad fdname", data: "FDSTORE=1\nFDNAME=a:b", assignments: []string{"FDSTORE=1"}, ignored: []string{"FDNAME=a:b"}},
 		{name: "bad notifyaccess", data: "NOTIFYACCESS=some", ignored: []string{"NOTIFYACCESS=some"}},
+		{name: "misspelt keys", data: "ready=1\nSTAUS=x", ignored: []string{"ready=1", "STAUS=x"}},
+		{name: "backslash escapes", data: `STATUS=C:\path`, assignments: []string{"STATUS=C:path"}},
+		{name: "trailing backslash", data: "READY=1\nSTATUS=x\\", dropped: true},
 		{name: "private key", data: "X_ANYTHING=\xff", assignments: []string{"X_ANYTHING=\xff"}},
 	}
 	for _, tt := range tests {
@@ -279,4 +287,21 @@ func TestDiscard(t *testing.T) {
 		t.Fatalf("discarded message's file: %v; want it left open", err)
 	}
 	first.Files[0].Close()
+}
+
+// TestWaitForReloadingAlone: the manager acts on a plain RELOADING=1 from
+// a running service (issue 14: WaitFor("RELOADING=1") timed out, while
+// sdnotify run took it as a reload); and a misspelt key is reported.
+func TestWaitForReloadingAlone(t *testing.T) {
+	l := sdnotifytest.New(t)
+	rawSend(t, l.Addr, []byte("RELOADING=1\nSTAUS=reloading"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, err := l.WaitFor(ctx, "RELOADING=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Ignored) != 1 || !strings.Contains(m.Ignored[0].Reason, "did you mean STATUS=?") || !strings.Contains(m.String(), "did you mean STATUS=?") {
+		t.Errorf("the misspelt STAUS= is not flagged: %s", m)
+	}
 }

@@ -8,21 +8,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/gosdnotify/sdnotify/internal/fdstore"
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // MaxMessageLen is the most bytes the service manager reads of a
 // notification; it drops a longer one whole.
-const MaxMessageLen = 4096
+const MaxMessageLen = proto.MaxMessageLen
 
 // An Assignment is one KEY=VALUE line of a notification.
 type Assignment struct {
 	Key, Value string
 }
 
-// String returns the line as it was received, KEY=VALUE.
+// String returns the line as the manager read it, KEY=VALUE.
 func (a Assignment) String() string { return a.Key + "=" + a.Value }
 
 // An Ignored is an assignment that systemd would ignore, and why.
@@ -36,20 +36,33 @@ type Message struct {
 	// Data is the datagram exactly as received.
 	Data []byte
 
-	// Assignments are the lines of Data that systemd would act on, in
-	// order: Data split at newlines and carriage returns (as the manager
-	// splits it), without empty lines, lines with no '=', and the
-	// assignments listed in Ignored. It is empty if Err is not nil.
+	// Assignments are the lines of Data that systemd accepts, in order,
+	// as the manager splits them: at newlines and carriage returns,
+	// without empty lines, and with backslash escapes resolved (a
+	// backslash is removed and the byte after it kept, so "a\b" reads
+	// "ab"). They are the assignments of keys it knows with values it
+	// reads, and private X_ keys (which it accepts and ignores). Those
+	// listed in Ignored are not among them. It is empty if Err is not
+	// nil.
 	Assignments []Assignment
 
-	// Ignored lists assignments that systemd would ignore although it
-	// accepts the rest of the message, such as a STATUS= that is not
-	// valid UTF-8.
+	// Ignored lists the assignments that systemd ignores, with the
+	// reason: a key it does not know (often a misspelling, such as
+	// "ready=1" or "STAUS=x", which systemd ignores without a word), a
+	// value its parser does not read (ERRNO=4096, READY=0), a STATUS=
+	// that is not valid UTF-8, a repeated key of which only the first
+	// counts.
 	Ignored []Ignored
 
+	// Notes are other things worth knowing about the datagram: that it
+	// was empty, that a backslash escaped a byte, that a line had no
+	// '=' (and was ignored).
+	Notes []string
+
 	// Err, if not nil, says why systemd would drop the whole message
-	// unread: empty, longer than MaxMessageLen, a NUL byte, too many
-	// files. Such a message has no Assignments.
+	// unread: longer than MaxMessageLen, a NUL byte before its last,
+	// a backslash at its very end, a BARRIER=1 that does not come alone
+	// with one file. Such a message has no Assignments.
 	Err error
 
 	// PID, UID and GID are the sender's credentials as the kernel passed
@@ -93,7 +106,8 @@ func (m *Message) Has(assignment string) bool {
 	return false
 }
 
-// String describes m in one line: the sender and the datagram, quoted.
+// String describes m in one line: the sender and the datagram, quoted,
+// and what systemd would drop or ignore.
 func (m *Message) String() string {
 	s := fmt.Sprintf("pid=%d uid=%d gid=%d", m.PID, m.UID, m.GID)
 	if len(m.Files) > 0 {
@@ -101,10 +115,13 @@ func (m *Message) String() string {
 	}
 	s += " " + strconv.Quote(string(m.Data))
 	if m.Err != nil {
-		s += " (dropped: " + m.Err.Error() + ")"
+		s += " (dropped: " + strings.TrimPrefix(m.Err.Error(), "sdnotifytest: ") + ")"
 	}
 	for _, ig := range m.Ignored {
 		s += " (ignored " + strconv.Quote(ig.String()) + ": " + ig.Reason + ")"
+	}
+	for _, n := range m.Notes {
+		s += " (" + n + ")"
 	}
 	return s
 }
@@ -117,91 +134,40 @@ type droppedError struct{ reason string }
 func (e *droppedError) Error() string        { return "sdnotifytest: " + e.reason }
 func (e *droppedError) Is(target error) bool { return target == ErrDropped }
 
-// Parse parses a notification as the service manager does and reports what
-// it would drop or ignore. It fills Data, Assignments, Ignored and Err.
+// Parse parses a notification as the service manager does, and reports
+// what it would drop or ignore. It fills Data, Assignments, Ignored, Notes
+// and Err. The rules are those of the newest systemd this module knows;
+// the manager's verdicts come from one model of it (internal/manager)
+// that sdnotify run shares. Parse sees no files: it takes a BARRIER=1
+// alone as sent with its one file, as a barrier is.
 func Parse(data []byte) *Message {
-	m := &Message{Data: data}
-	switch {
-	case len(data) == 0:
-		m.Err = &droppedError{"empty message (it once crashed PID 1: systemd#4234)"}
-	case len(data) > MaxMessageLen:
-		m.Err = &droppedError{fmt.Sprintf("%d bytes; the manager reads at most %d", len(data), MaxMessageLen)}
-	case bytes.IndexByte(data, 0) >= 0:
-		m.Err = &droppedError{fmt.Sprintf("NUL byte at offset %d", bytes.IndexByte(data, 0))}
+	in := manager.Input{Data: data}
+	if bytes.Contains(data, []byte("BARRIER=1")) {
+		in.Files = 1
 	}
-	if m.Err != nil {
-		return m
-	}
-	lines := strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' })
-	hasMonotonic := false
-	for _, line := range lines {
-		if strings.HasPrefix(line, "MONOTONIC_USEC=") {
-			hasMonotonic = true
-		}
-	}
-	for _, line := range lines {
-		key, value, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		a := Assignment{Key: key, Value: value}
-		if reason := check(a, hasMonotonic); reason != "" {
-			m.Ignored = append(m.Ignored, Ignored{Assignment: a, Reason: reason})
-			continue
-		}
-		m.Assignments = append(m.Assignments, a)
-	}
-	return m
+	return fromDatagram(manager.Decode(in, manager.Newest))
 }
 
-// check returns why systemd would ignore a, or "".
-func check(a Assignment, hasMonotonic bool) string {
-	switch a.Key {
-	case "READY", "STOPPING", "FDSTORE", "FDSTOREREMOVE", "BARRIER", "RESTART_RESET", "MAINPIDFD":
-		if a.Value != "1" {
-			return "only " + a.Key + "=1 means anything"
-		}
-	case "RELOADING":
-		if a.Value != "1" {
-			return "only RELOADING=1 means anything"
-		}
-		if !hasMonotonic {
-			return "no MONOTONIC_USEC= in the same message: a Type=notify-reload service's reload is not recognized"
-		}
-	case "WATCHDOG":
-		if a.Value != "1" && a.Value != "trigger" {
-			return "WATCHDOG= takes 1 or trigger"
-		}
-	case "FDPOLL":
-		if a.Value != "0" {
-			return "only FDPOLL=0 means anything"
-		}
-	case "STATUS":
-		if !utf8.ValidString(a.Value) {
-			return "not valid UTF-8"
-		}
-	case "ERRNO", "EXIT_STATUS":
-		if v, err := strconv.ParseUint(a.Value, 10, 31); err != nil || a.Key == "EXIT_STATUS" && v > 255 {
-			return "not a valid number"
-		}
-	case "MAINPID":
-		if v, err := strconv.ParseUint(a.Value, 10, 31); err != nil || v == 0 {
-			return "not a process ID"
-		}
-	case "WATCHDOG_USEC", "EXTEND_TIMEOUT_USEC", "MONOTONIC_USEC":
-		if v, err := strconv.ParseUint(a.Value, 10, 64); err != nil || v == 0 && a.Key != "EXTEND_TIMEOUT_USEC" {
-			return "not a number of microseconds"
-		}
-	case "NOTIFYACCESS":
-		switch a.Value {
-		case "none", "main", "exec", "all":
+// fromDatagram makes a Message of the manager's decoding of a datagram.
+func fromDatagram(d *manager.Datagram) *Message {
+	m := &Message{Data: d.Data, Notes: d.Notes}
+	if d.Drop != "" {
+		m.Err = &droppedError{d.Drop}
+		return m
+	}
+	if d.Barrier {
+		m.Assignments = []Assignment{{Key: "BARRIER", Value: "1"}}
+		return m
+	}
+	for _, l := range d.Lines {
+		a := Assignment{Key: l.Key, Value: l.Value}
+		switch {
+		case !l.HasEq: // in Notes
+		case l.Use == manager.Ignored:
+			m.Ignored = append(m.Ignored, Ignored{Assignment: a, Reason: l.Reason})
 		default:
-			return "not none, main, exec or all"
-		}
-	case "FDNAME":
-		if !fdstore.ValidName(a.Value) {
-			return "not a valid name (at most 255 ASCII characters, no control characters or ':')"
+			m.Assignments = append(m.Assignments, a)
 		}
 	}
-	return ""
+	return m
 }

@@ -5,14 +5,35 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gosdnotify/sdnotify/internal/manager"
 )
 
-// armTimer sets timer to the earliest deadline.
-func (s *supervisor) armTimer(timer *time.Timer) {
+// deadlines are the unit's timers, as systemd keeps them: a zero time is
+// a timer that does not run.
+type deadlines struct {
+	start    time.Time // TimeoutStartSec=: READY=1 by then
+	stop     time.Time // TimeoutStopSec=: gone by then, else SIGKILL
+	watchdog time.Time // WatchdogSec=: WATCHDOG=1 by then
+	reload   time.Time // a reload's READY=1 by then
+	killed   time.Time // when SIGKILL was sent: gone finalKillWait later, or given up
+	interval time.Duration
+}
+
+// final is when run gives up on processes after SIGKILL.
+func (d *deadlines) final() time.Time {
+	if d.killed.IsZero() {
+		return time.Time{}
+	}
+	return d.killed.Add(finalKillWait)
+}
+
+// arm sets timer to the earliest deadline.
+func (d *deadlines) arm(timer *time.Timer) {
 	var next time.Time
-	for _, d := range []time.Time{s.startDeadline, s.stopDeadline, s.wdDeadline, s.reloadDeadline(), s.finalDeadline()} {
-		if !d.IsZero() && (next.IsZero() || d.Before(next)) {
-			next = d
+	for _, t := range []time.Time{d.start, d.stop, d.watchdog, d.reload, d.final()} {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
 	}
 	if next.IsZero() {
@@ -22,105 +43,111 @@ func (s *supervisor) armTimer(timer *time.Timer) {
 	timer.Reset(time.Until(next))
 }
 
-func (s *supervisor) reloadDeadline() time.Time {
-	if s.reload == nil {
-		return time.Time{}
-	}
-	return s.reload.deadline
-}
-
-func (s *supervisor) finalDeadline() time.Time {
-	if s.killedAt.IsZero() {
-		return time.Time{}
-	}
-	return s.killedAt.Add(finalKillWait)
+// reloadTimes are the times of a reload under way, for its report.
+type reloadTimes struct {
+	byHUP     bool      // asked for by a SIGHUP to run (Type=notify-reload)
+	hup       time.Time // when SIGHUP was forwarded
+	reloading time.Time // when RELOADING=1 arrived (zero: not yet)
 }
 
 // deadlines acts on the deadlines that have passed.
 func (s *supervisor) deadlines() {
 	now := time.Now()
+	t := &s.timers
 	passed := func(d time.Time) bool { return !d.IsZero() && !now.Before(d) }
-	if passed(s.startDeadline) && s.state == stateStarting {
-		s.startDeadline = time.Time{}
+	if passed(t.start) && s.unit.State() == manager.Starting {
+		t.start = time.Time{}
 		msg := fmt.Sprintf("no READY=1 within %v (--timeout-start)", s.o.timeoutStart)
-		s.em.emit(&event{Event: "timeout", Reason: "start", Message: msg + ": stopping COMMAND with SIGTERM", PID: s.main.pid})
-		s.fail("timeout", exitTimeout, "COMMAND did not send READY=1 within "+s.o.timeoutStart.String()+" (--timeout-start); it was stopped")
+		s.em.emit(&event{Event: "timeout", Reason: "start", Message: msg + ": stopping COMMAND with SIGTERM", PID: s.unit.MainPID})
+		fail := "COMMAND did not send READY=1 within " + s.o.timeoutStart.String() + " (--timeout-start); it was stopped"
+		if s.hint != "" {
+			fail += "; " + s.hint
+		}
+		s.fail("timeout", exitTimeout, fail)
 		s.stopAll(syscall.SIGTERM, "start time-out")
 	}
-	if passed(s.wdDeadline) {
-		s.wdDeadline = time.Time{}
-		s.watchdogFire(fmt.Sprintf("no WATCHDOG=1 within %v", s.wdInterval))
+	if passed(t.watchdog) {
+		t.watchdog = time.Time{}
+		s.watchdogFire(fmt.Sprintf("no WATCHDOG=1 within %v", t.interval))
 	}
-	if s.reload != nil && passed(s.reload.deadline) {
-		r := s.reload
-		s.reload = nil
+	if passed(t.reload) {
+		t.reload = time.Time{}
 		what := "RELOADING=1"
-		if r.byHUP && r.reloading.IsZero() {
+		if r := s.reload; r != nil && r.byHUP && r.reloading.IsZero() {
 			what = "SIGHUP"
 		}
-		s.em.emit(&event{Event: "timeout", Reason: "reload", Message: fmt.Sprintf("no READY=1 within %v after %s: a Type=notify-reload unit's reload would fail (ReloadResult=timeout); the service keeps running", s.o.timeoutStart, what)})
-		if s.state == stateReloading {
-			s.state = stateRunning
-		}
+		s.reload = nil
+		s.unit.ReloadTimedOut()
+		s.em.emit(&event{Event: "timeout", Reason: "reload", Message: fmt.Sprintf("no READY=1 within %v after %s: the reload fails (ReloadResult=timeout); the service runs on", s.o.timeoutStart, what)})
 	}
-	if passed(s.stopDeadline) && s.killedAt.IsZero() {
-		s.stopDeadline = time.Time{}
-		s.em.emit(&event{Event: "timeout", Reason: "stop", Message: fmt.Sprintf("still running %v after it was asked to stop (--timeout-stop): SIGKILL", s.o.timeoutStop), PID: s.main.pid})
+	if passed(t.stop) && t.killed.IsZero() {
+		t.stop = time.Time{}
+		s.em.emit(&event{Event: "timeout", Reason: "stop", Message: fmt.Sprintf("still running %v after it was asked to stop (--timeout-stop): SIGKILL", s.o.timeoutStop), PID: s.unit.MainPID})
 		s.killAll(syscall.SIGKILL, "stop time-out")
-		s.killedAt = now
+		t.killed = now
 	}
-	if passed(s.finalDeadline()) {
-		s.killedAt = time.Time{}
-		s.fail("timeout", 1, fmt.Sprintf("main process %d still there %v after SIGKILL; gave up on it", s.main.pid, finalKillWait))
-		s.em.emit(&event{Event: "warning", Message: s.failMsg})
+	if passed(t.final()) {
+		t.killed = time.Time{}
+		s.fail("timeout", 1, fmt.Sprintf("main process %d still there %v after SIGKILL; gave up on it", s.unit.MainPID, finalKillWait))
 		s.mainExited(nil)
 	}
 }
 
+// fail records a failure of the unit (systemd's Result=) with run's exit
+// code and message; the first one counts.
 func (s *supervisor) fail(result string, code int, msg string) {
-	if s.failure == "" {
-		s.failure, s.failCode, s.failMsg = result, code, msg
+	if s.end.failMsg == "" {
+		s.end.failCode, s.end.failMsg = code, msg
 	}
+	s.unit.Fail(result)
 }
 
 // enterStopping stops the watchdog and the reload, and gives the main
 // process --timeout-stop to exit.
 func (s *supervisor) enterStopping() {
-	if s.state == stateStopping {
+	t := &s.timers
+	if !t.stop.IsZero() || !t.killed.IsZero() {
 		return
 	}
-	s.state = stateStopping
-	s.wdDeadline = time.Time{}
-	s.startDeadline = time.Time{}
+	s.unit.Stop()
+	t.watchdog, t.start, t.reload = time.Time{}, time.Time{}, time.Time{}
 	s.reload = nil
 	if s.o.timeoutStop > 0 {
-		s.stopDeadline = time.Now().Add(s.o.timeoutStop)
+		t.stop = time.Now().Add(s.o.timeoutStop)
 	}
+}
+
+// stopping reports whether the unit is stopping (or stopped).
+func (s *supervisor) stopping() bool {
+	st := s.unit.State()
+	return st == manager.Stopping || st == manager.Stopped
 }
 
 // watchdogFire acts on a watchdog time-out or WATCHDOG=trigger.
 func (s *supervisor) watchdogFire(why string) {
-	if s.state == stateStopping {
-		return
+	if !s.timers.stop.IsZero() || !s.timers.killed.IsZero() {
+		return // stopping already
 	}
-	s.em.emit(&event{Event: "timeout", Reason: "watchdog", PID: s.main.pid, Message: "watchdog: " + why + ": SIGABRT to COMMAND, as systemd's WatchdogSignal="})
+	s.em.emit(&event{Event: "timeout", Reason: "watchdog", PID: s.unit.MainPID, Message: "watchdog: " + why + ": SIGABRT to COMMAND, as systemd's WatchdogSignal="})
 	s.fail("watchdog", exitWatchdog, "watchdog: "+why+"; COMMAND got SIGABRT")
 	s.stopAll(syscall.SIGABRT, "watchdog")
 }
 
 // resetWatchdog restarts the watchdog's interval, if there is one.
 func (s *supervisor) resetWatchdog() {
-	if s.wdInterval <= 0 || s.state == stateStopping {
-		s.wdDeadline = time.Time{}
+	t := &s.timers
+	if t.interval <= 0 || s.stopping() {
+		t.watchdog = time.Time{}
 		return
 	}
-	s.wdDeadline = time.Now().Add(s.wdInterval)
+	t.watchdog = time.Now().Add(t.interval)
 }
 
 // extend applies EXTEND_TIMEOUT_USEC=: each running deadline moves to now+d
 // if that is later.
 func (s *supervisor) extend(d time.Duration) {
 	to := time.Now().Add(d)
+	t := &s.timers
 	var moved []string
 	ext := func(deadline *time.Time, name string) {
 		if !deadline.IsZero() && deadline.Before(to) {
@@ -128,18 +155,12 @@ func (s *supervisor) extend(d time.Duration) {
 			moved = append(moved, name)
 		}
 	}
-	switch s.state {
-	case stateStarting:
-		ext(&s.startDeadline, "start")
-	case stateStopping:
-		if s.killedAt.IsZero() {
-			ext(&s.stopDeadline, "stop")
-		}
+	ext(&t.start, "start")
+	if t.killed.IsZero() {
+		ext(&t.stop, "stop")
 	}
-	if s.reload != nil {
-		ext(&s.reload.deadline, "reload")
-	}
-	ext(&s.wdDeadline, "watchdog")
+	ext(&t.reload, "reload")
+	ext(&t.watchdog, "watchdog")
 	msg := fmt.Sprintf("EXTEND_TIMEOUT_USEC: nothing to extend (no running deadline earlier than %v from now)", d)
 	if len(moved) > 0 {
 		msg = fmt.Sprintf("EXTEND_TIMEOUT_USEC: %s deadline now %v from now", strings.Join(moved, " and "), d)

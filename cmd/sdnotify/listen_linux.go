@@ -60,7 +60,7 @@ func (s *supervisor) closeListeners() {
 		if b.made {
 			var st unix.Stat_t
 			// Only if it is still the file bound: not one made since.
-			if unix.Lstat(b.spec.path, &st) == nil && st.Dev == b.dev && st.Ino == b.ino {
+			if unix.Lstat(b.spec.path, &st) == nil && uint64(st.Dev) == b.dev && st.Ino == b.ino {
 				os.Remove(b.spec.path)
 			}
 		}
@@ -110,7 +110,7 @@ func bindSocket(spec listenSpec) (*boundSocket, error) {
 	if spec.path != "" && spec.path[0] != '@' {
 		var st unix.Stat_t
 		if err := unix.Lstat(spec.path, &st); err == nil {
-			b.made, b.dev, b.ino = true, st.Dev, st.Ino
+			b.made, b.dev, b.ino = true, uint64(st.Dev), st.Ino
 		}
 		os.Chmod(spec.path, 0o666) // systemd's SocketMode= default
 	}

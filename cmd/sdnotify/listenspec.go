@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gosdnotify/sdnotify/internal/fdstore"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // A listenSpec is one --listen=ADDR[:NAME]: a socket that run binds as a
@@ -66,8 +66,8 @@ func parseListen(text string) (listenSpec, error) {
 	if err != nil {
 		return listenSpec{}, err
 	}
-	if !fdstore.ValidName(l.name) {
-		return listenSpec{}, fmt.Errorf("NAME %q is not a valid file descriptor name: at most %d bytes of printable ASCII, no ':'", l.name, fdstore.MaxNameLen)
+	if !proto.ValidFDName(l.name) {
+		return listenSpec{}, fmt.Errorf("NAME %q is not a valid file descriptor name: at most %d bytes of printable ASCII, no ':'", l.name, proto.MaxFDNameLen)
 	}
 	return l, nil
 }
@@ -181,8 +181,8 @@ func defaultSocketName(argv0 string) string {
 			b[i] = '_'
 		}
 	}
-	if len(b) > fdstore.MaxNameLen-len(suffix) {
-		b = b[:fdstore.MaxNameLen-len(suffix)]
+	if len(b) > proto.MaxFDNameLen-len(suffix) {
+		b = b[:proto.MaxFDNameLen-len(suffix)]
 	}
 	return string(b) + suffix
 }

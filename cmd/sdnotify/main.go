@@ -17,6 +17,20 @@
 //
 // Run "sdnotify run --help" and "sdnotify send --help" for the details of
 // each; both work on Linux only, as systemd does.
+//
+// # How run works
+//
+// A datagram arrives on the notification socket (internal/notifysock,
+// read in the background: receive_linux.go). The model of the manager
+// (internal/manager) decodes it as --systemd's version does and gives the
+// unit's verdict for its sender (notify_linux.go): dropped, refused by
+// NotifyAccess=, or, line by line, acted on, read without effect or
+// ignored, with what changed. run prints that as one event (output_linux.go)
+// and carries the changes out: deadlines (deadlines_linux.go), the main
+// process (mainproc_linux.go), the fd store (store_linux.go). When the main
+// process ends, the model names systemd's Result= and run its exit status
+// (exit_linux.go); then it restarts COMMAND or cleans up (restart_linux.go).
+// Signals to run (signals_linux.go) are forwarded, or end the run cleanly.
 package main
 
 import (

@@ -213,12 +213,23 @@ func (s *session) line(l string) {
 // (and that match accepts, if not nil), and returns it.
 func (s *session) waitEvent(kind, substr string, match func(event) bool) event {
 	s.t.Helper()
+	return s.waitNth(kind, substr, 1, match)
+}
+
+// waitNth waits for the nth event of kind whose message contains substr
+// (and that match accepts, if not nil), and returns it.
+func (s *session) waitNth(kind, substr string, n int, match func(event) bool) event {
+	s.t.Helper()
 	timeout := time.NewTimer(10 * time.Second)
 	defer timeout.Stop()
 	for {
 		s.mu.Lock()
+		seen := 0
 		for _, ev := range s.events {
 			if ev.Event == kind && strings.Contains(ev.Message, substr) && (match == nil || match(ev)) {
+				if seen++; seen < n {
+					continue
+				}
 				s.mu.Unlock()
 				return ev
 			}

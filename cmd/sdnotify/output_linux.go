@@ -23,6 +23,8 @@ type event struct {
 	Data        *string      `json:"data,omitempty"`
 	Assignments []jsonAssign `json:"assignments,omitempty"`
 	Ignored     []jsonAssign `json:"ignored,omitempty"`
+	NoEffect    []jsonAssign `json:"no_effect,omitempty"`
+	Notes       []string     `json:"notes,omitempty"`
 	FDs         int          `json:"fds,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
 	Signal      string       `json:"signal,omitempty"`
@@ -48,32 +50,44 @@ type jsonFile struct {
 }
 
 // A jsonAssign is an assignment in --json output; Reason says why systemd
-// would ignore it, in "ignored".
+// would ignore it, in "ignored", or why it changes nothing, in
+// "no_effect".
 type jsonAssign struct {
 	Key    string `json:"key"`
 	Value  string `json:"value"`
 	Reason string `json:"reason,omitempty"`
 }
 
-// An emitter writes events as text lines or JSON lines.
+// An emitter writes events as text lines or JSON lines. Once a write
+// fails (the reader of a pipe is gone: EPIPE, with a SIGPIPE that ends
+// the run), it writes no more.
 type emitter struct {
-	w    io.Writer
-	json bool
-	now  func() time.Time
+	w      io.Writer
+	json   bool
+	now    func() time.Time
+	broken bool
 }
 
 func (e *emitter) emit(ev *event) {
+	if e.broken {
+		return
+	}
 	t := e.now()
+	var b []byte
 	if e.json {
 		ev.Time = t.Format(time.RFC3339Nano)
-		b, err := json.Marshal(ev)
+		var err error
+		b, err = json.Marshal(ev)
 		if err != nil { // cannot happen: only strings, numbers and slices
 			b = []byte(fmt.Sprintf(`{"event":"error","message":%q}`, err.Error()))
 		}
-		e.w.Write(append(b, '\n'))
-		return
+		b = append(b, '\n')
+	} else {
+		b = fmt.Appendf(nil, "%s %-9s %s\n", t.Format("15:04:05.000"), ev.Event, ev.Message)
 	}
-	fmt.Fprintf(e.w, "%s %-9s %s\n", t.Format("15:04:05.000"), ev.Event, ev.Message)
+	if _, err := e.w.Write(b); err != nil {
+		e.broken = true
+	}
 }
 
 // ptr returns a pointer to a copy of v, for the optional JSON fields.
@@ -125,4 +139,12 @@ func joinNames(names []string) string {
 		return "(empty)"
 	}
 	return strings.Join(names, ", ")
+}
+
+// quoteData shows a datagram, quoted, cut at 200 bytes.
+func quoteData(b []byte) string {
+	if len(b) > 200 {
+		return fmt.Sprintf("%q... (%d bytes)", b[:200], len(b))
+	}
+	return strconv.Quote(string(b))
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/gosdnotify/sdnotify/internal/manager"
 	"github.com/gosdnotify/sdnotify/internal/pidfd"
 	"github.com/gosdnotify/sdnotify/internal/spawn"
 )
@@ -78,8 +79,13 @@ func (s *supervisor) startMain(path string) (int, error) {
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // reaped with wait4(-1), not through it
-	s.origPID = pid
+	s.orig = pid
 	s.main = s.newMain(pid)
+	if s.unit == nil {
+		s.unit = &manager.Unit{Version: s.o.version, Type: s.o.unitType, Access: s.o.access, MainPID: pid, Suitable: s.suitable}
+	} else {
+		s.unit.Restarted(pid)
+	}
 
 	shown = strings.ReplaceAll(shown, "WATCHDOG_PID=$PID", "WATCHDOG_PID="+strconv.Itoa(pid))
 	if len(files) > 0 {
@@ -103,9 +109,9 @@ func (s *supervisor) startMain(path string) (int, error) {
 	}
 	s.em.emit(ev)
 	if s.o.timeoutStart > 0 {
-		s.startDeadline = s.start.Add(s.o.timeoutStart)
+		s.timers.start = s.start.Add(s.o.timeoutStart)
 	}
-	s.wdInterval = s.o.watchdog
+	s.timers.interval = s.o.watchdog
 	return 0, nil
 }
 
@@ -211,23 +217,6 @@ func handOverText(files []handedFile) string {
 	return "handing over " + strings.Join(parts, " and ")
 }
 
-// systemdResult is systemd's Result= for the end of the main process: as
-// run's, but SIGHUP, SIGINT, SIGTERM and SIGPIPE count as a clean exit
-// (success; protocol before READY=1 for Type=notify), as systemd counts
-// them when it decides on a restart.
-func (s *supervisor) systemdResult() string {
-	if s.result == "signal" && s.failure == "" {
-		switch syscall.Signal(s.exitCode - 128) {
-		case syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE:
-			if s.ready {
-				return "success"
-			}
-			return "protocol"
-		}
-	}
-	return s.result
-}
-
 // restart starts COMMAND again after the main process ended, if --restart
 // says so, as systemd does: the processes left are stopped, the stored
 // files whose peer hung up dropped, --restart-sec waited, the start limit
@@ -236,7 +225,7 @@ func (s *supervisor) restart(path string) bool {
 	if s.o.restart == "no" {
 		return false
 	}
-	result := s.systemdResult()
+	result := s.end.result
 	if s.stopRequested {
 		s.noRestart = "sdnotify run was asked to stop (as by systemctl stop)"
 		return false
@@ -270,9 +259,9 @@ func (s *supervisor) restart(path string) bool {
 	if !s.startAllowed(time.Now()) {
 		msg := fmt.Sprintf("start request repeated too quickly: more than %d starts within %v (--start-limit-burst, --start-limit-interval): not starting COMMAND again, as systemd's Result=start-limit-hit", s.o.startLimitBurst, s.o.startLimitInterval)
 		s.em.emit(&event{Event: "start-limit", Reason: "start-limit-hit", Restarts: ptr(s.restarts), Message: msg})
-		s.result, s.failMsg = "start-limit-hit", msg
-		if s.exitCode == 0 {
-			s.exitCode = 1
+		s.end.result, s.end.failMsg = "start-limit-hit", msg
+		if s.end.code == 0 {
+			s.end.code = 1
 		}
 		return false
 	}
@@ -280,7 +269,7 @@ func (s *supervisor) restart(path string) bool {
 	s.resetRun()
 	if code, err := s.startMain(path); err != nil {
 		fmt.Fprintf(s.stderr, "sdnotify run: %v\n", err)
-		s.done, s.result, s.exitCode, s.failMsg = true, "exit-code", code, err.Error()
+		s.end = verdict{done: true, result: "exit-code", code: code, failMsg: err.Error()}
 		return false
 	}
 	return true
@@ -313,19 +302,17 @@ func (s *supervisor) pause(d time.Duration) bool {
 		select {
 		case <-t.C:
 			return true
-		case m := <-s.msgs:
-			s.handle(m)
+		case d := <-s.recv.msgs:
+			s.handle(d)
 		case sig := <-s.sigs:
-			switch sig {
-			case syscall.SIGCHLD:
+			name := signalName(sig.(syscall.Signal))
+			switch {
+			case sig == syscall.SIGCHLD:
 				s.reapQuietly()
-			case syscall.SIGTERM, syscall.SIGINT:
-				s.stopRequested = true
-				name := signalName(sig.(syscall.Signal))
+			case s.stopsRun(sig.(syscall.Signal)):
 				s.em.emit(&event{Event: "signal", Signal: name, Reason: "stop", Message: name + " while waiting to restart: not restarting"})
 				return false
 			default:
-				name := signalName(sig.(syscall.Signal))
 				s.em.emit(&event{Event: "signal", Signal: name, Reason: "ignored", Message: name + " while waiting to restart: no main process to forward it to"})
 			}
 		case <-s.gone: // a former main process that was not our child
@@ -333,17 +320,11 @@ func (s *supervisor) pause(d time.Duration) bool {
 	}
 }
 
-// resetRun forgets the state of the process that ended, for the next.
+// resetRun forgets the end of the process that ended, for the next.
 func (s *supervisor) resetRun() {
-	s.done = false
-	s.state = stateStarting
-	s.ready = false
-	s.access = s.o.access
-	s.failure, s.failCode, s.failMsg = "", 0, ""
-	s.startDeadline, s.stopDeadline, s.killedAt, s.wdDeadline = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	s.wdInterval = s.o.watchdog
-	s.reload = nil
-	s.exitCode, s.exitDesc, s.result = 0, "", ""
+	s.end = verdict{}
+	s.timers = deadlines{}
+	s.reload, s.hint = nil, ""
 }
 
 // restartSummary completes the result event: the restarts, and why the

@@ -4,13 +4,14 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosdnotify/sdnotify/internal/procfs"
 )
 
 // restarts returns the restart events.
@@ -43,7 +44,7 @@ func TestRunRestartPolicies(t *testing.T) {
 		{"on-failure/exit-code", []string{"--restart=on-failure"}, []string{"ready", "on:0:exit:3", "exit:0"}, []string{"exit-code"}, 0, "success"},
 		{"on-failure/success", []string{"--restart=on-failure"}, []string{"ready", "exit:0"}, nil, 0, "success"},
 		// SIGTERM is a clean end for systemd: not a failure.
-		{"on-failure/sigterm", []string{"--restart=on-failure"}, []string{"ready", "on:0:kill:TERM", "exit:3"}, nil, 143, "signal"},
+		{"on-failure/sigterm", []string{"--restart=on-failure"}, []string{"ready", "on:0:kill:TERM", "exit:3"}, nil, 143, "success"},
 		{"on-failure/sigkill", []string{"--restart=on-failure"}, []string{"ready", "on:0:kill:KILL", "exit:0"}, []string{"signal"}, 0, "success"},
 		// Status 0 before READY=1 is Result=protocol: a failure.
 		{"on-failure/protocol", []string{"--restart=on-failure"}, []string{"on:0:exit:0", "ready", "exit:0"}, []string{"protocol"}, 0, "success"},
@@ -252,7 +253,7 @@ func TestRunRestartZeroDowntime(t *testing.T) {
 		}
 	}
 	s.signal(syscall.SIGTERM)
-	s.expectExit(143, "signal") // gen 10 serves for ever: SIGTERM kills it
+	s.expectExit(143, "success") // gen 10 serves for ever: SIGTERM kills it, a clean end
 	if n := len(s.restarts()); n != restarts {
 		t.Errorf("%d restarts, want %d", n, restarts)
 	}
@@ -272,11 +273,7 @@ func TestRunRestartZeroDowntime(t *testing.T) {
 func waitDead(t *testing.T, pid int) {
 	t.Helper()
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return
-		}
-		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && len(b) > i+2 && (b[i+2] == 'Z' || b[i+2] == 'X') {
+		if st, err := procfs.ReadStat(pid); err != nil || st.Zombie() {
 			return
 		}
 	}

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 const runUsage = `Usage: sdnotify run [FLAGS] [--] COMMAND [ARGS...]
@@ -66,6 +69,20 @@ Flags:
                       (SIGKILL after --timeout-stop) and run exits 125.
                       WATCHDOG_USEC=N from COMMAND changes D. Default 0: none.
                         sdnotify run --watchdog=500ms -- ./mydaemon
+  --type=T            systemd's Type=: notify (default) or notify-reload
+                      (systemd 253+), whose reload SIGHUP to sdnotify asks
+                      for, as systemctl reload does (see Signals).
+                        sdnotify run --type=notify-reload -- ./mydaemon
+  --systemd=V         The systemd version whose verdicts run gives, where
+                      they differ: 252 (Debian 12) or 254 (default,
+                      bookworm-backports), or a later one, whose keys run
+                      knows (RESTART_RESET=, MAINPIDFD=) but whose other
+                      changes it does not model. 252 knows neither
+                      MONOTONIC_USEC=, NOTIFYACCESS= nor Type=notify-reload,
+                      and lets the last of READY=1, RELOADING=1 and
+                      STOPPING=1 in a datagram win; 253+ ranks STOPPING=1
+                      over READY=1 over RELOADING=1.
+                        sdnotify run --systemd=252 -- ./mydaemon
   --notify-access=A   systemd's NotifyAccess=: whose notifications count.
                       main (default): only the main process's (COMMAND's, or
                       the PID it named in MAINPID=); others are shown as
@@ -168,11 +185,19 @@ files), or "infinity" (no limit; 0 means the same).
 
 Signals: SIGTERM, SIGINT and SIGHUP to sdnotify are forwarded to the main
 process. After SIGTERM or SIGINT it has --timeout-stop to exit, then SIGKILL.
-After SIGHUP, sdnotify reports the reload cycle as a Type=notify-reload
-manager sees it: RELOADING=1 (with a warning if MONOTONIC_USEC= is missing
-from its datagram or older than the SIGHUP: notify-reload then ignores it),
-then READY=1, and how long each took. RELOADING=1 that COMMAND sends on its
-own is reported the same way.
+With --type=notify-reload, SIGHUP is systemctl reload: the manager then
+waits for RELOADING=1 with a MONOTONIC_USEC= taken after the signal (it
+ignores RELOADING=1 without one, or with an older one, and READY=1 until
+then), then READY=1, within --timeout-start (else ReloadResult=timeout, and
+the service runs on); sdnotify reports how long each step took. With
+Type=notify, SIGHUP is only passed on. A RELOADING=1 that COMMAND sends on
+its own while running (MONOTONIC_USEC= or not) is a reload until READY=1,
+for both types, as systemd has it. Any other signal that would end
+sdnotify (SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE: the reader of its
+output is gone, as in "sdnotify run ... | head -1", ...) stops COMMAND as
+SIGTERM does, and removes the notification socket and the --listen socket
+files; then sdnotify exits 128+N. (SIGKILL leaves the socket's directory
+behind; COMMAND still gets SIGKILL, as PR_SET_PDEATHSIG.)
 
 MAINPID=N is honoured as systemd honours it: from an accepted notification,
 while starting, running or reloading, if N is COMMAND or one of its
@@ -202,11 +227,15 @@ files passed: [{"fd","name","from","address"}], "from" being "listen" or
                  restart, the restart's number)
   notify         an accepted notification: the sender's pid, uid, gid, the
                  datagram, its assignments, and those systemd would ignore
-                 (a STATUS= that is not UTF-8, RELOADING=1 without
-                 MONOTONIC_USEC=, malformed values)
+                 and why (a key it does not know, such as a misspelt
+                 "ready=1"; a value its parser does not read, such as
+                 ERRNO=4096; a STATUS= that is not UTF-8) or that change
+                 nothing in the unit's state (READY=1 while running,
+                 RELOADING=1 while starting)
   ignored        a notification NotifyAccess= does not accept, and why
-  dropped        a datagram systemd would drop whole (empty, over 4096
-                 bytes, a NUL byte, a bad BARRIER=1), and why
+  dropped        a datagram systemd would drop whole (over 4096 bytes, a
+                 NUL byte before the last, a backslash at the very end, a
+                 BARRIER=1 with company), and why
   barrier        BARRIER=1, released once everything before it was processed
   ready          the first READY=1, and how long start-up took
   reloading      RELOADING=1 (and how long after SIGHUP)
@@ -234,6 +263,9 @@ files passed: [{"fd","name","from","address"}], "from" being "listen" or
 Exit status:
   the main process's: its exit status, or 128+N if signal N killed it (as a
   shell reports it), also after a forwarded signal or STOPPING=1
+  123  COMMAND ended cleanly (status 0, or SIGHUP, SIGINT, SIGTERM or SIGPIPE)
+       before READY=1: systemd fails such a Type=notify unit with
+       Result=protocol
   124  no READY=1 within --timeout-start: COMMAND was stopped
   125  the watchdog fired (no WATCHDOG=1 in time, or WATCHDOG=trigger)
   126  COMMAND cannot be executed
@@ -241,8 +273,9 @@ Exit status:
   1    sdnotify itself failed (no socket, an unwritable --output), or this
        is not Linux
   2    a usage error
-A COMMAND that exits before READY=1 gets its status passed through, with a
-warning: systemd would mark the unit failed (Result=protocol for status 0).
+A COMMAND that fails before READY=1 (a non-zero status, a signal) gets its
+status passed through (Result=exit-code, signal, core-dump). After a signal
+that ends sdnotify itself (see Signals): 128+N.
 With --restart, the exit status is that of the last main process, the one
 not restarted, by the rules above (a process that was restarted does not
 count); when the start limit stops the restarts, it is the last process's,
@@ -258,6 +291,8 @@ const shimCommand = "__sdnotify-exec-with-watchdog-pid"
 type runOptions struct {
 	timeoutStart, timeoutStop, watchdog time.Duration
 	access                              string
+	unitType                            manager.Type
+	version                             manager.Version
 	fdStoreMax                          int
 	readyFile, output                   string
 	json                                bool
@@ -328,12 +363,52 @@ func (v accessValue) String() string {
 }
 
 func (v accessValue) Set(s string) error {
-	switch s {
-	case "main", "all", "exec", "none":
-		*v.s = s
-		return nil
+	if !proto.ValidAccess(s) {
+		return errors.New("want main, all, exec or none")
 	}
-	return errors.New("want main, all, exec or none")
+	*v.s = s
+	return nil
+}
+
+// typeValue is the flag.Value of --type.
+type typeValue struct{ t *manager.Type }
+
+func (v typeValue) String() string {
+	if v.t == nil {
+		return ""
+	}
+	return v.t.String()
+}
+
+func (v typeValue) Set(s string) error {
+	switch s {
+	case "notify":
+		*v.t = manager.Notify
+	case "notify-reload":
+		*v.t = manager.NotifyReload
+	default:
+		return errors.New("want notify or notify-reload")
+	}
+	return nil
+}
+
+// versionValue is the flag.Value of --systemd.
+type versionValue struct{ v *manager.Version }
+
+func (v versionValue) String() string {
+	if v.v == nil {
+		return ""
+	}
+	return strconv.Itoa(int(*v.v))
+}
+
+func (v versionValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 230 || n > 1000 {
+		return errors.New("want a systemd version such as 252 or 254")
+	}
+	*v.v = manager.Version(n)
+	return nil
 }
 
 // parseRun parses run's flags. It returns flag.ErrHelp for -h and --help.
@@ -342,6 +417,7 @@ func parseRun(args []string) (*runOptions, error) {
 		timeoutStart: 90 * time.Second,
 		timeoutStop:  90 * time.Second,
 		access:       "main",
+		version:      manager.V254,
 		fdStoreMax:   64,
 
 		restart:            "no",
@@ -355,6 +431,8 @@ func parseRun(args []string) (*runOptions, error) {
 	fs.Var(durationValue{&o.timeoutStop}, "timeout-stop", "")
 	fs.Var(durationValue{&o.watchdog}, "watchdog", "")
 	fs.Var(accessValue{&o.access}, "notify-access", "")
+	fs.Var(typeValue{&o.unitType}, "type", "")
+	fs.Var(versionValue{&o.version}, "systemd", "")
 	fs.IntVar(&o.fdStoreMax, "fd-store-max", o.fdStoreMax, "")
 	fs.StringVar(&o.readyFile, "ready-file", "", "")
 	fs.StringVar(&o.output, "output", "", "")
@@ -372,6 +450,9 @@ func parseRun(args []string) (*runOptions, error) {
 	}
 	if o.startLimitBurst < 0 {
 		return nil, fmt.Errorf("invalid value %d for flag -start-limit-burst: want 0 or more", o.startLimitBurst)
+	}
+	if o.unitType == manager.NotifyReload && o.version < manager.NotifyReloadSince {
+		return nil, fmt.Errorf("--type=notify-reload needs --systemd=%d or later (systemd %d has no Type=notify-reload)", manager.NotifyReloadSince, o.version)
 	}
 	if err := checkListens(o.listens); err != nil {
 		return nil, err

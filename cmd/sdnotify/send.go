@@ -8,6 +8,8 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 const sendUsage = `Usage: sdnotify send [OPTIONS] [KEY=VALUE...]
@@ -92,9 +94,14 @@ Where sdnotify send differs from systemd-notify, on purpose:
     rather than sent for the manager to ignore;
   - --status text that systemd would cut short or ignore is repaired as
     sdnotify.Status repairs it: newlines become spaces, invalid UTF-8
-    becomes U+FFFD, and text too long for the manager's 4096 bytes is
-    shortened; a datagram that would still be too long, or empty, is
-    refused (systemd drops it, or crashed on it: systemd#4234);
+    becomes U+FFFD, each backslash is doubled (the manager reads a
+    backslash as an escape, so doubled it shows as one), and text too long
+    for the manager's 4096 bytes is shortened; a datagram that would still
+    be too long, or empty, is refused (systemd drops it, or crashed on it:
+    systemd#4234);
+  - a KEY=VALUE argument with a backslash is refused (exit 2, ERRNO=22):
+    the manager would read "C:\path" as "C:path", and one at the end
+    would join the next assignment to it;
   - a usage error exits 2, where systemd-notify exits 1;
   - 254's --exec, --fd and --fdname are not supported, and the
     EXIT_STATUS= that 254 sends on exit is not sent.
@@ -281,43 +288,23 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 		o.source = ppid
 	}
 	if len(o.args) == 0 && !o.ready && !o.reloading && !o.stopping && o.status == nil && o.pid == 0 && !o.booted {
-		return nil, usageError(errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE (sdnotify send --help)")
+		return nil, usageError(errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE")
 	}
 	return o, nil
 }
 
-// parsePID parses a PID as systemd's parse_pid does (strtoul with base 0:
-// leading blanks, an optional '+', 0x for hex and 0 for octal; 1 to
-// 2^31-1). It returns the errno systemd-notify reports for a bad one:
-// EINVAL for no number, ERANGE for a negative, zero or too large one.
+// parsePID parses a PID as systemd's parse_pid does (proto.ParsePID). It
+// returns the errno systemd-notify reports for a bad one: EINVAL for no
+// number, ERANGE for a negative, zero or too large one.
 func parsePID(s string) (int, int) {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	if strings.HasPrefix(s, "-") {
-		return 0, errnoERANGE
-	}
-	s = strings.TrimPrefix(s, "+")
-	digits := s
-	base := 10
+	pid, err := proto.ParsePID(s)
 	switch {
-	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
-		base, digits = 16, s[2:]
-	case len(s) > 1 && s[0] == '0':
-		base, digits = 8, s[1:]
-	}
-	if digits == "" || strings.ContainsAny(digits, "_+-") {
-		return 0, errnoEINVAL
-	}
-	v, err := strconv.ParseUint(digits, base, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-			return 0, errnoERANGE
-		}
-		return 0, errnoEINVAL
-	}
-	if v == 0 || v > 1<<31-1 {
+	case errors.Is(err, proto.ErrRange):
 		return 0, errnoERANGE
+	case err != nil:
+		return 0, errnoEINVAL
 	}
-	return int(v), 0
+	return pid, 0
 }
 
 // lookupUser resolves --uid's USER as systemd's get_user_creds does: a

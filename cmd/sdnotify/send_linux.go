@@ -57,12 +57,12 @@ func send(o *sendOptions) *sendError {
 	// the real IDs.
 	if o.gid >= 0 {
 		if err := syscall.Setregid(o.gid, -1); err != nil {
-			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change GID: %v", err), false}
+			return &sendError{errnoOf(err), "Failed to change GID: " + libError(err), false}
 		}
 	}
 	if o.uid >= 0 {
 		if err := syscall.Setreuid(o.uid, -1); err != nil {
-			return &sendError{errnoOf(err), fmt.Sprintf("Failed to change UID: %v", err), false}
+			return &sendError{errnoOf(err), "Failed to change UID: " + libError(err), false}
 		}
 	}
 
@@ -73,7 +73,7 @@ func send(o *sendOptions) *sendError {
 	n := sendNotifier()
 	err := n.SendContext(context.Background(), as...)
 	if err != nil {
-		return &sendError{errnoOf(err), fmt.Sprintf("Failed to notify init system: %v", err), false}
+		return &sendError{errnoOf(err), "Failed to notify init system: " + libError(err), false}
 	}
 	if o.noBlock {
 		return nil
@@ -84,7 +84,7 @@ func send(o *sendOptions) *sendError {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &sendError{errnoETIMEDOUT, fmt.Sprintf("Failed to invoke barrier: Connection timed out (the manager did not process the notification within %v)", barrierTimeout), false}
 		}
-		return &sendError{errnoOf(err), fmt.Sprintf("Failed to invoke barrier: %v", err), false}
+		return &sendError{errnoOf(err), "Failed to invoke barrier: " + libError(err), false}
 	}
 	return nil
 }
@@ -140,13 +140,17 @@ func assignments(list []entry) ([]sdnotify.Assignment, *sendError) {
 			}
 			a := sdnotify.Var(key, value)
 			if err := a.Err(); err != nil {
-				return nil, usageError(errnoEINVAL, fmt.Sprintf("refusing to send %q: %v", line, err))
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("refusing to send %q: %s", line, libError(err)))
 			}
 			as = append(as, a)
 		}
 	}
 	return as, nil
 }
+
+// libError is the message of an error of package sdnotify without its
+// "sdnotify: " prefix, which the command's own prefix replaces.
+func libError(err error) string { return strings.TrimPrefix(err.Error(), "sdnotify: ") }
 
 // errnoOf returns the errno in err's chain, for ERRNO=.
 func errnoOf(err error) int {

@@ -398,10 +398,15 @@ func TestSendNotifySocket(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, tc.stderr) || stdout != "" {
 			t.Errorf("%s: exit %d, stderr %q; want 1 and %q", tc.name, code, stderr, tc.stderr)
 		}
-		// The library's error names the address and where it came from.
+		// The library's error names the address and where it came from,
+		// after the command's prefix only (not "sdnotify send: ...:
+		// sdnotify: ...").
 		if len(tc.env) > 0 {
-			if want := fmt.Sprintf("sdnotify: NOTIFY_SOCKET=%q", strings.TrimPrefix(tc.env[0], "NOTIFY_SOCKET=")); !strings.Contains(stderr, want) {
+			if want := fmt.Sprintf(": NOTIFY_SOCKET=%q", strings.TrimPrefix(tc.env[0], "NOTIFY_SOCKET=")); !strings.Contains(stderr, want) {
 				t.Errorf("%s: stderr %q; want it to contain %q", tc.name, stderr, want)
+			}
+			if strings.Count(stderr, "sdnotify:") != 0 || strings.Count(stderr, "sdnotify send:") != 1 {
+				t.Errorf("%s: stderr %q: a prefix said twice", tc.name, stderr)
 			}
 		}
 		if haveReal == nil {
@@ -543,7 +548,8 @@ func TestParseSend(t *testing.T) {
 		{[]string{"--pid=-1"}, ppid, 0, 0, errnoERANGE},
 		{[]string{"--pid=0x"}, ppid, 0, 0, errnoEINVAL},
 		{[]string{"--pid=1_0"}, ppid, 0, 0, errnoEINVAL},
-		{[]string{"--pid=0o7"}, ppid, 0, 0, errnoEINVAL},
+		{[]string{"--pid=0o7"}, ppid, 7, 7, 0}, // systemd's parse_pid reads 0o (and 0b) too
+		{[]string{"--pid=0b101"}, ppid, 5, 5, 0},
 		{[]string{"--pid", "5"}, ppid, ppid, ppid, 0},
 	} {
 		o, err := parseSend(tc.args, tc.ppid, self, mgr)

@@ -3,20 +3,20 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gosdnotify/sdnotify/internal/fdstore"
-	"github.com/gosdnotify/sdnotify/sdnotifytest"
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/notifysock"
 )
 
 // The fd store is internal/fdstore's: FDSTORE=1, FDSTOREREMOVE=1, FDNAME=,
 // FDPOLL=0 and --fd-store-max by systemd's rules, newest first, files
 // whose peer hung up dropped. These are run's reports of what it did.
 
-// applyFDStore passes an accepted notification's fd store part, and its
-// files, to the store, and reports what the store did.
-func (s *supervisor) applyFDStore(m *sdnotifytest.Message) {
-	r, err := s.fds.Apply(m.Data, m.Files)
+// applyFDStore carries out the verdict's fd store part with the
+// notification's files, and reports what the store did.
+func (s *supervisor) applyFDStore(v *manager.Verdict, m *notifysock.Datagram) {
+	r, err := s.fds.Apply(v, m.Files)
 	s.reportHangUps(r.HungUp)
 	// Files stored now whose peer is already gone (the sender exited
 	// before run read its message) go at once: reported after the store.
@@ -27,16 +27,7 @@ func (s *supervisor) applyFDStore(m *sdnotifytest.Message) {
 	switch r.Op {
 	case fdstore.OpStore:
 		if errors.Is(err, fdstore.ErrName) {
-			warned := false
-			for _, ig := range m.Ignored {
-				if ig.Key == "FDNAME" && !warned {
-					s.em.emit(&event{Event: "warning", PID: m.PID, Message: fmt.Sprintf("FDNAME=%s is %s: the files are stored as %q, as systemd does", showValue(ig.Value), strings.TrimPrefix(ig.Reason, "is "), fdstore.DefaultName)})
-					warned = true
-				}
-			}
-			if !warned {
-				s.em.emit(&event{Event: "warning", PID: m.PID, Message: fmt.Sprintf("FDNAME= is not a valid name: the files are stored as %q, as systemd does", fdstore.DefaultName)})
-			}
+			s.em.emit(&event{Event: "warning", PID: m.PID, Message: fmt.Sprintf("FDNAME= is not a valid name: the files are stored as %q, as systemd does", fdstore.DefaultName)})
 		}
 		if errors.Is(err, fdstore.ErrNoFiles) {
 			s.em.emit(&event{Event: "warning", PID: m.PID, Message: "FDSTORE=1 without any file descriptor: nothing to store"})

@@ -3,6 +3,8 @@
 // Listener and sdnotify run): what FDSTORE=1, FDSTOREREMOVE=1, FDNAME=
 // and FDPOLL=0 do, FileDescriptorStoreMax=, and which files come back, in
 // which order and under which names, when the service starts again.
+// Which of those a notification asks for is package manager's verdict;
+// the store carries it out.
 //
 // The rules are systemd's (service_notify_message and
 // service_add_fd_store in src/core/service.c):
@@ -39,14 +41,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 	"github.com/gosdnotify/sdnotify/internal/spawn"
 )
 
 // DefaultName is the name of files stored without a valid FDNAME=.
-const DefaultName = "stored"
-
-// MaxNameLen is the longest valid FDNAME=, in bytes.
-const MaxNameLen = 255
+const DefaultName = proto.DefaultFDName
 
 // Errors that Apply's error matches (with errors.Is), for what systemd
 // would warn about. The message is still applied as far as it can be.
@@ -116,46 +117,64 @@ func New(max int) *Store { return &Store{max: max} }
 // Max returns the most files the store holds.
 func (s *Store) Max() int { return s.max }
 
-// Apply applies one notification to the store: data is the datagram as
-// the manager reads it (KEY=VALUE lines, separated by newlines), files are
-// the descriptors sent with it. Apply takes all of files: it keeps those it
-// stores and closes the others. Pass only notifications that the manager
-// accepts (not a dropped or an unauthorized one, nor a BARRIER=1).
+// Apply carries out what the manager decided about one notification's
+// fd store part (v, a verdict of package manager), with the files sent
+// with it: FDSTOREREMOVE=1 closes the stored files of its FDNAME=,
+// FDSTORE=1 stores the files. Apply takes all of files: it keeps those it
+// stores and closes the others. A verdict the unit did not accept (a
+// dropped datagram, a barrier, a refused sender) stores nothing.
 //
 // The error, if not nil, joins what systemd would warn about, each
 // matching one of ErrName, ErrFull, ErrNotStored, ErrNoFiles, or a system
 // error on a file (which is then closed). The Result tells what was done
 // all the same.
-func (s *Store) Apply(data []byte, files []*os.File) (Result, error) {
+func (s *Store) Apply(v *manager.Verdict, files []*os.File) (Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var r Result
 	r.HungUp = s.prune()
-	lines := Lines(data)
-	name, hasName := firstValue(lines, "FDNAME")
+	if !v.Accepted() {
+		closeAll(files)
+		return r, nil
+	}
 	var errs []error
+	badName := ""
+	for _, o := range v.Outcomes {
+		if o.Key == "FDNAME" && o.HasEq {
+			if o.Use == manager.Ignored && strings.HasPrefix(o.Why, "not a valid name") {
+				badName = o.Value
+			}
+			break
+		}
+	}
 	switch {
-	case contains(lines, "FDSTOREREMOVE=1"):
+	case v.Has("FDSTOREREMOVE=1") || hasNoEffect(v, "FDSTOREREMOVE=1"):
 		r.Op = OpRemove
-		if !hasName || !ValidName(name) {
+		for _, c := range v.Changes {
+			if c.Kind == manager.FilesRemoved {
+				r.Name = c.Text
+				r.Removed = s.remove(c.Text)
+			}
+		}
+		if r.Name == "" {
 			errs = append(errs, fmt.Errorf("fdstore: FDSTOREREMOVE=1 without a valid FDNAME=: ignored: %w", ErrName))
-		} else {
-			r.Name = name
-			r.Removed = s.remove(name)
 		}
-	case contains(lines, "FDSTORE=1"):
+	case v.Has("FDSTORE=1") || hasNoEffect(v, "FDSTORE=1"):
 		r.Op = OpStore
-		if hasName && !ValidName(name) {
-			errs = append(errs, fmt.Errorf("fdstore: FDNAME=%q (%s): the files are stored as %q: %w", name, nameProblem(name), DefaultName, ErrName))
-			hasName = false
+		r.Name = DefaultName
+		if name, ok := v.Read("FDNAME"); ok {
+			r.Name = name
 		}
-		if !hasName {
-			name = DefaultName
+		if badName != "" {
+			errs = append(errs, fmt.Errorf("fdstore: FDNAME=%q (%s): the files are stored as %q: %w", badName, proto.FDNameProblem(badName), DefaultName, ErrName))
 		}
-		r.Name = name
-		r.NoPoll = contains(lines, "FDPOLL=0")
+		for _, c := range v.Changes {
+			if c.Kind == manager.FilesStored {
+				r.Name, r.NoPoll = c.Text, !c.Poll
+			}
+		}
 		if len(files) == 0 {
-			errs = append(errs, fmt.Errorf("fdstore: nothing to store under %q: %w", name, ErrNoFiles))
+			errs = append(errs, fmt.Errorf("fdstore: nothing to store under %q: %w", r.Name, ErrNoFiles))
 		}
 		errs = append(errs, s.store(&r, files))
 		files = nil
@@ -170,6 +189,16 @@ func (s *Store) Apply(data []byte, files []*os.File) (Result, error) {
 		errs = append(errs, fmt.Errorf("fdstore: %d file(s) sent %s: closed: %w", len(files), what, ErrNotStored))
 	}
 	return r, errors.Join(errs...)
+}
+
+// hasNoEffect reports whether v read line and it changed nothing.
+func hasNoEffect(v *manager.Verdict, line string) bool {
+	for _, o := range v.Outcomes {
+		if o.Text == line && o.Effect == manager.NoEffect {
+			return true
+		}
+	}
+	return false
 }
 
 // store adds the files of one FDSTORE=1 message, at the head of the list
@@ -312,42 +341,6 @@ func (s *Store) Close() error {
 	s.entries = nil
 	return errors.Join(errs...)
 }
-
-// Lines splits a notification into its lines as the manager does: at
-// newlines and carriage returns, without empty lines.
-func Lines(data []byte) []string {
-	return strings.FieldsFunc(string(data), func(r rune) bool { return r == '\n' || r == '\r' })
-}
-
-// ValidName reports whether name is a valid FDNAME= (and
-// FileDescriptorName=): at most MaxNameLen bytes of printable ASCII
-// without ':'. The empty name is valid.
-func ValidName(name string) bool { return nameProblem(name) == "" }
-
-func nameProblem(name string) string {
-	if len(name) > MaxNameLen {
-		return fmt.Sprintf("%d bytes, more than %d", len(name), MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c < ' ' || c >= 0x7f || c == ':' {
-			return fmt.Sprintf("byte %q at offset %d: printable ASCII only, no ':'", c, i)
-		}
-	}
-	return ""
-}
-
-// firstValue returns the value of the first line KEY=..., as the manager
-// looks it up.
-func firstValue(lines []string, key string) (string, bool) {
-	for _, l := range lines {
-		if v, ok := strings.CutPrefix(l, key+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-func contains(lines []string, line string) bool { return slices.Contains(lines, line) }
 
 func closeAll(files []*os.File) {
 	for _, f := range files {

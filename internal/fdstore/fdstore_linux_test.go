@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gosdnotify/sdnotify/internal/fdstore"
+	"github.com/gosdnotify/sdnotify/internal/manager"
+	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
 // pipe returns a pipe's ends, closed when the test ends.
@@ -48,9 +50,13 @@ func dup(t *testing.T, f *os.File) *os.File {
 // isClosed reports whether the store closed f.
 func isClosed(f *os.File) bool { return errors.Is(f.Close(), os.ErrClosed) }
 
+// apply applies a notification from the main process, as the manager
+// (package manager) judges it, to the store.
 func apply(t *testing.T, s *fdstore.Store, data string, files ...*os.File) (fdstore.Result, error) {
 	t.Helper()
-	return s.Apply([]byte(data), files)
+	u := &manager.Unit{Version: manager.V254, Access: proto.AccessMain, MainPID: 1}
+	v := u.Notify(manager.Decode(manager.Input{Data: []byte(data), Files: len(files)}, u.Version), manager.Sender{PID: 1})
+	return s.Apply(v, files)
 }
 
 func names(s *fdstore.Store) []string { return s.Names() }
@@ -261,14 +267,5 @@ func TestNotStored(t *testing.T) {
 	g := dup(t, r)
 	if res, _ := apply(t, s, "FDSTORE=10\r FDSTORE=1", g); res.Op != fdstore.OpNone || !isClosed(g) {
 		t.Errorf("not quite FDSTORE=1: %+v", res)
-	}
-}
-
-func TestValidName(t *testing.T) {
-	long := string(make([]byte, 256))
-	for name, want := range map[string]bool{"": true, "http": true, "a b~": true, "a:b": false, "é": false, "a\tb": false, long[:255]: false, "x" + string(slices.Repeat([]byte("y"), 254)): true, "x" + string(slices.Repeat([]byte("y"), 255)): false} {
-		if got := fdstore.ValidName(name); got != want {
-			t.Errorf("ValidName(%q) = %v", name, got)
-		}
 	}
 }
