@@ -18,6 +18,7 @@
 //	n.SendContext(ctx, sdnotify.Stopping())              // the same, bounded by ctx
 //	n.Barrier(ctx)           // wait until the manager processed what was sent
 //	go n.KeepAlive(ctx, nil) // feed WatchdogSec= until ctx ends
+//	n.ServeReloads(ctx, reload, nil) // Type=notify-reload: READY=1, then each reload until ctx ends
 //
 // The assignments, each a function that checks its arguments:
 //

@@ -32,6 +32,7 @@ func Start(t testing.TB, version string) *Manager {
 	m := &Manager{
 		t:         t,
 		requested: version,
+		sysroot:   sysroot(version),
 		cgroup:    filepath.Join(cgRoot, name),
 		supDone:   make(chan struct{}),
 		logDone:   make(chan struct{}),
@@ -184,9 +185,8 @@ func (m *Manager) launch(cgRoot string, overlays []string) error {
 		args = append(args, "setpriv", "--pdeathsig", "KILL", "--")
 	}
 	args = append(args, "unshare", "--kill-child=SIGKILL", "--fork", "--pid", "--mount", "--uts", "--ipc", "--net",
-		"--cgroup", "--mount-proc", "--propagation", "private", "--",
-		"/bin/sh", "-c", initScript, "sdnotify-rs-init", slaveName, m.unitDir, m.root)
-	args = append(args, overlays...)
+		"--cgroup", "--mount-proc", "--propagation", "private", "--")
+	args = append(args, m.initArgs(slaveName, overlays)...)
 	cmd := exec.Command("/bin/sh", args...)
 	cmd.Stdout = slave
 	cmd.Stderr = slave
@@ -316,7 +316,9 @@ func preflight(version string) (cgRoot, sd254 string, err error) {
 			}
 		}
 	default:
-		return "", "", fmt.Errorf("unknown systemd version %q (want 252, host or 254)", version)
+		if err := rootPreflight(version); err != nil {
+			return "", "", err
+		}
 	}
 	return cgRoot, sd254, nil
 }

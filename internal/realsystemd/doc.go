@@ -2,9 +2,11 @@
 // tests that want to see what the manager itself concluded from the
 // notifications it received (ActiveState, Result, StatusText, ...).
 //
-// Each [Manager] is a private systemd (the host's, "252", or the
-// bookworm-backports build, "254") running as PID 1 of new pid, mount, uts,
+// Each [Manager] is a private systemd (the host's, "252", the
+// bookworm-backports build, "254", or Debian trixie's "257" and sid's "262",
+// booted from roots of their own) running as PID 1 of new pid, mount, uts,
 // ipc, net and cgroup namespaces. The host does not need systemd as its init.
+// [Versions] lists them all; the tests run on each.
 //
 // # Requirements and gating
 //
@@ -14,13 +16,17 @@
 // /sys/fs/cgroup/unified (or /sys/fs/cgroup), the host's systemd is not the
 // requested version, or (for "254") the backports build is not unpacked.
 // Unpack it with `bash .ci/systemd254.sh [DIR]`; the harness looks in
-// $SDNOTIFY_SYSTEMD254_DIR, else /var/cache/sdnotify-systemd254.
+// $SDNOTIFY_SYSTEMD254_DIR, else /var/cache/sdnotify-systemd254. For "257"
+// and "262" it needs the roots that `bash .ci/systemd-roots.sh [DIR]` builds
+// (mmdebstrap, Debian's packages), in $SDNOTIFY_SYSTEMD_ROOTS/{257,262},
+// else /var/cache/sdnotify-systemd-roots/{257,262}, and overlayfs.
 //
 // # API
 //
-//	func Start(t testing.TB, version string) *Manager // "252" (or "host") or "254"
+//	var Versions []string                              // "252", "254", "257", "262"
+//	func Start(t testing.TB, version string) *Manager // one of Versions, or "host"
 //	func (m *Manager) Version() string                 // first line of `systemctl --version` inside
-//	func (m *Manager) Major() int                      // 252, 254
+//	func (m *Manager) Major() int                      // 252, 254, 257, 262
 //	func (m *Manager) Dir() string                     // host dir for executables/files, writable inside too
 //	func (m *Manager) WriteUnit(name, content string)  // write into the unit dir, then daemon-reload
 //	func (m *Manager) Systemctl(args ...string) (string, error)
@@ -44,7 +50,8 @@
 //
 // # What the namespaces look like
 //
-// Inside, the host filesystem is visible but read-only, except:
+// Inside (252 and 254; 257 and 262 below), the host filesystem is visible
+// but read-only, except:
 //   - /run: a private tmpfs (the manager's private socket, /run/systemd/notify),
 //     a shared mount within the namespaces so that credentials
 //     (LoadCredential=, SetCredential=), which the manager mounts in a
@@ -77,6 +84,21 @@
 // libsystemd-core-254.so, found through the binaries' RUNPATH). /lib is a
 // symlink to usr/lib on Debian 12, so /lib/systemd/systemd, systemctl and
 // systemd-notify inside are all 254. The host's files are never touched.
+//
+// # 257 and 262: a root of their own
+//
+// Their binaries need a newer glibc than Debian 12's, so "257" and "262"
+// boot from whole Debian roots. Inside the private mount namespace, the
+// root is the read-only lower layer of an overlay whose upper layer is a
+// tmpfs (so / is writable inside, every manager starts from the same files,
+// and nothing is ever written to the cache), with fresh /proc and /sys, the
+// cgroup2 mount and /run as above, the host's /dev (with the pty over
+// /dev/console), and, read-only at the same paths, the host's /tmp, the temp
+// dir and the module's source tree; the temp root is read-write. The init
+// script pivot_roots into it and execs its /lib/systemd/systemd. Programs a
+// unit runs must therefore be static (CGO_ENABLED=0) or come from the root.
+// From 257 the log says "Got notification message from PID N: READY=1, ..."
+// (no parentheses).
 //
 // # Cleanup
 //

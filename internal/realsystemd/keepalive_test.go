@@ -116,7 +116,9 @@ func TestKeepAliveDaemonReload(t *testing.T) {
 			}
 
 			// What the daemon and the manager saw during the reloads.
-			received := strings.Count(m.Log()[logStart:], "Got notification message from PID "+pid+" (WATCHDOG=1")
+			// "PID N (WATCHDOG=1" before 257, "PID N: WATCHDOG=1" since.
+			received := strings.Count(m.Log()[logStart:], "Got notification message from PID "+pid+" (WATCHDOG=1") +
+				strings.Count(m.Log()[logStart:], "Got notification message from PID "+pid+": WATCHDOG=1")
 			t.Logf("keepalive.service: %d keep-alives received by the manager, %d reported missed by the daemon",
 				received, strings.Count(string(b), "keep-alive missed:"))
 		})

@@ -53,6 +53,7 @@ var diagProps = []string{
 type Manager struct {
 	t           testing.TB
 	requested   string
+	sysroot     string // the root it boots from (257, 262), or ""
 	versionLine string
 	major       int
 
@@ -378,7 +379,7 @@ func (m *Manager) LogTail(n int) string {
 
 // busNoise matches the log lines that the harness's own systemctl calls
 // cause; diagTail leaves them out.
-var busNoise = regexp.MustCompile(`^(Got message type=|Sent message type=|Bus private-bus-connection|Bus n/a: changing state|Got disconnect on private connection|sd-bus: starting bus|Accepting direct incoming connection|(Unr|R)egistering bus object implementation|Got notification message from PID \d+ \(\)$|CPUID )`)
+var busNoise = regexp.MustCompile(`^(Got message type=|Sent message type=|Bus private-bus-connection|Bus n/a: changing state|Got disconnect on private connection|sd-bus: starting bus|Accepting direct incoming connection|Accepted new private connection|(Unr|R)egistering bus object implementation|Got notification message from PID \d+ \(\)$|CPUID )`)
 
 // diagTail is LogTail without the bus chatter of the harness's own polling,
 // for failure messages.

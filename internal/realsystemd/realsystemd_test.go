@@ -14,7 +14,8 @@ import (
 	"time"
 )
 
-var versions = []string{"252", "254"}
+// versions are the managers every test runs on: see Versions.
+var versions = Versions
 
 // started records every manager the tests booted, for TestZZNoLeftovers.
 var (
@@ -59,11 +60,16 @@ func TestHarness(t *testing.T) {
 				if out, err := m.Run("cat", "/proc/sys/net/unix/max_dgram_qlen"); err != nil || strings.TrimSpace(out) != "512" {
 					t.Errorf("max_dgram_qlen inside = %q, %v; want 512", out, err)
 				}
-				// Host files are read-only inside; Dir() is writable.
-				if out, err := m.Run("sh", "-c", "touch /sdnotify-rs-probe"); err == nil {
-					t.Errorf("could create a file in / inside the namespace: %s", out)
-					os.Remove("/sdnotify-rs-probe")
+				if m.sysroot == "" {
+					// Host files are read-only inside.
+					if out, err := m.Run("sh", "-c", "touch /sdnotify-rs-probe"); err == nil {
+						t.Errorf("could create a file in / inside the namespace: %s", out)
+						os.Remove("/sdnotify-rs-probe")
+					}
+				} else {
+					checkRoot(t, m)
 				}
+				// Dir() is writable.
 				if out, err := m.Run("touch", filepath.Join(m.Dir(), "probe")); err != nil {
 					t.Errorf("cannot write to Dir() inside: %v: %s", err, out)
 				}
@@ -234,6 +240,32 @@ func TestZZNoLeftovers(t *testing.T) {
 	left, _ := filepath.Glob(fmt.Sprintf("/tmp/%s%d-*", tmpPrefix, os.Getpid()))
 	if len(left) > 0 {
 		t.Errorf("temp dirs left behind: %v", left)
+	}
+}
+
+// checkRoot checks the root a manager booted from: it is not the host's,
+// and what is written to it inside stays inside, in the tmpfs over it.
+func checkRoot(t *testing.T, m *Manager) {
+	t.Helper()
+	host, _ := os.ReadFile("/etc/debian_version")
+	inside, err := m.Run("cat", "/etc/debian_version")
+	if err != nil || inside == string(host) {
+		t.Errorf("/etc/debian_version inside = %q (%v), the host's is %q: not the manager's own root", inside, err, host)
+	}
+	probe := "/sdnotify-rs-probe-" + strconv.Itoa(m.Pid())
+	if out, err := m.Run("touch", probe); err != nil {
+		t.Errorf("cannot write to / inside (a tmpfs overlay): %v: %s", err, out)
+	}
+	for _, p := range []string{probe, filepath.Join(m.sysroot, probe)} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("a file written to / inside appeared on the host as %s", p)
+			os.Remove(p)
+		}
+	}
+	// The host directories are there, read-only.
+	if out, err := m.Run("touch", "/tmp/sdnotify-rs-probe"); err == nil {
+		t.Errorf("could create a file in the host's /tmp inside: %s", out)
+		os.Remove("/tmp/sdnotify-rs-probe")
 	}
 }
 

@@ -171,6 +171,9 @@ func run() error {
 		}
 		return waitForTermination(n)
 	}
+	if f, ok := newerModes[*mode]; ok {
+		return f(n)
+	}
 	return fmt.Errorf("unknown mode %q", *mode)
 }
 
