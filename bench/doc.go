@@ -1,8 +1,10 @@
 // Package bench holds the benchmarks of github.com/gosdnotify/sdnotify
 // against the raw system calls it is built on and against the other Go
 // implementations of sd_notify (coreos/go-systemd's daemon.SdNotify and
-// mdlayher/sdnotify). It is a module of its own so that the library's
-// go.mod keeps its single dependency.
+// mdlayher/sdnotify), and of its journal handler against the other Go
+// journal clients (github.com/systemd/slog-journal, coreos/go-systemd's
+// journal.Send) and slog's text handler. It is a module of its own so that
+// the library's go.mod keeps its single dependency.
 //
 // # Running
 //
@@ -13,7 +15,8 @@
 // Benchmark names are GROUP/IMPL/VARIANT. In each group the first raw/
 // benchmark is the floor (plain golang.org/x/sys calls), and cmd/benchtable
 // compares the sdnotify/ ones with it and with the coreos/ and mdlayher/
-// ones of the same group.
+// ones of the same group; in the Journal groups, the journal/ ones with
+// every benchmark that is neither raw/ nor the library's.
 //
 // # Two regimes
 //
@@ -100,15 +103,58 @@
 // refilled the queue in time; the higher, the more the sender's waiting
 // for room made the receiver wait in turn.
 //
+// # The journal
+//
+// BenchmarkJournal logs one record, a message and five attributes (three
+// strings, two ints), with slog.Logger.Info through the library's native
+// handler, slog-journal's handler, go-systemd's journal.Send (the fields in
+// a map made for each call) and slog.NewTextHandler writing to a file, to
+// the receiver that keeps up. The floor, raw/write, writes the bytes that
+// the library's handler sends for that record, encoded once, to a
+// connected socket with the send buffer the library asks for (8 MiB);
+// raw/sendmsg does the same with sendmsg(2), raw/sendto with an
+// unconnected socket that names the path in each send, as libsystemd and
+// both peers do. journal/Handler.Handle (a Record made once) and
+// journal/Conn.Send (an Entry encoded once) peel off slog.Logger's work
+// and then the encoding. TestJournalPayload checks that the handler sends
+// the floor's very bytes and that the peers send the same fields
+// (slog-journal adds CODE_* to every record and SYSLOG_TIMESTAMP; its
+// README's ReplaceAttr upper-cases the keys, without which journald drops
+// them); every Journal benchmark fails unless the receiver took one
+// datagram per operation.
+//
+// Both peers send to /run/systemd/journal/socket and cannot be pointed
+// elsewhere (slog-journal: a constant; go-systemd: a variable only the
+// linker's -X sets). So each Journal benchmark's goroutine locks its OS
+// thread, gives the thread a private mount namespace (unshare(2),
+// CLONE_NEWNS, which needs CAP_SYS_ADMIN), mounts a tmpfs on /run there and
+// binds the receiver's socket at /run/systemd/journal/socket; every Journal
+// benchmark sends there, ours included. Nothing outside that thread sees
+// the mounts, and the thread ends with the goroutine. Without the
+// privilege (or with BENCH_JOURNAL_NS=0) the peers are skipped and the
+// rest send to the receiver's own path.
+//
+// BenchmarkJournalStalled is journald not reading: a socket that nobody
+// reads, its queue full. The library's Conn, with SetTimeout(10ms), gives
+// up after the timeout with an error wrapping os.ErrDeadlineExceeded, and
+// its handler writes the record to standard error (a file here) instead;
+// the floor is write(2) with SO_SNDTIMEO. The kernel counts the timeout in
+// scheduler ticks, so both take somewhat more than 10ms. slog-journal and
+// go-systemd offer no timeout and wait until journald reads again, which
+// a benchmark cannot time: TestJournalStalled shows it.
+//
 // # Sizes
 //
 // The programs under size/ are daemons that send READY=1, each with one
 // implementation, and their baselines without it: empty (nothing) for the
 // minimal ones, httpempty (a net/http server) for httpsdnotify, which
 // shows what the library adds to a program that links package net anyway.
-// TestBinarySize builds them as run.sh does and fails if the library adds
-// more than 350 KB to the minimal daemon; TestNoNet fails if package net
-// is among what the library links (go list -deps).
+// slogtext, journal and slogjournal log one record with log/slog through
+// slog.NewTextHandler (the baseline), the library's journal.NewHandler and
+// slog-journal's handler. TestBinarySize builds them as run.sh does and
+// fails if the library adds more than sizeGuard (600 KiB) to the minimal
+// daemon; TestNoNet fails if package net is among what the library links
+// (go list -deps of size/sdnotify and size/journal).
 //
 // run.sh runs the benchmarks, prints the table of medians (see
 // cmd/benchtable), the binary sizes and says which of the library's

@@ -8,5 +8,6 @@ require (
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/gosdnotify/sdnotify v0.0.0-00010101000000-000000000000
 	github.com/mdlayher/sdnotify v1.0.0
+	github.com/systemd/slog-journal v0.1.2
 	golang.org/x/sys v0.49.0
 )

@@ -149,7 +149,7 @@ func (r *regime) startChild(path string, newNetns bool) error {
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOnThread(cmd); err != nil {
 		return err
 	}
 	br := bufio.NewReader(out)
@@ -166,6 +166,22 @@ func (r *regime) startChild(path string, newNetns bool) error {
 	r.out = br
 	r.addr = path
 	return nil
+}
+
+// startOnThread starts cmd from an OS thread kept for as long as the
+// process runs. The kernel sends a child its Pdeathsig when the thread
+// that forked it ends, not the process; the Go runtime ends a thread when
+// a goroutine locked to it returns, as the journal benchmarks' goroutines
+// do (see atJournalSocket), and any goroutine may have run on the thread
+// that forked the receiver before.
+func startOnThread(cmd *exec.Cmd) error {
+	errc := make(chan error)
+	go func() {
+		runtime.LockOSThread() // for good: this thread never ends
+		errc <- cmd.Start()
+		select {}
+	}()
+	return <-errc
 }
 
 // warm sends r.warmUp datagrams to the receiver and waits until it has

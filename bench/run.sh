@@ -2,10 +2,13 @@
 # Runs the sdnotify benchmarks and prints the table of medians (ns/op, B/op,
 # allocs/op), the ratios to each group's raw floor and to the peers, the
 # binary sizes (a minimal daemon and a net/http one, each with and without
-# the library), whether the library links package net, and which of the
-# library's targets are met, with the Go version, CPU model, kernel and
-# date beside them. One run covers both regimes of the receiver: one that
-# keeps up (BenchmarkNotify and the rest) and a busy one (NotifyBusy).
+# the library; a slog daemon with the journal handlers and with
+# slog.NewTextHandler), whether the library links package net, and which
+# of the library's targets are met, with the Go version, CPU model, kernel
+# and date beside them. One run covers both regimes of the receiver: one
+# that keeps up (BenchmarkNotify and the rest, and BenchmarkJournal) and a
+# busy one (NotifyBusy); and a journald that does not read at all
+# (JournalStalled).
 #
 # Usage: bench/run.sh [-count N] [-bench REGEXP] [-benchtime T] [-consecutive] [-o DIR]
 #   -count N       runs of each benchmark (default 10; or COUNT=N)
@@ -88,14 +91,16 @@ report() {
 	echo
 
 	# Binary sizes: an empty program and a daemon that sends READY=1 with each
-	# implementation; a net/http daemon without and with the library.
+	# implementation; a net/http daemon without and with the library; a slog
+	# daemon with slog.NewTextHandler, journal.NewHandler and slog-journal.
 	: >"$out/sizes.txt"
-	for p in empty sdnotify coreos raw mdlayher httpempty httpsdnotify; do
+	for p in empty sdnotify coreos raw mdlayher httpempty httpsdnotify slogtext journal slogjournal; do
 		go build -trimpath -ldflags "-s -w" -o "$out/size-$p" "./size/$p"
 		echo "$p $(stat -c %s "$out/size-$p")" >>"$out/sizes.txt"
 	done
-	# What a daemon using the library links: package net must not be among it.
-	go list -deps ./size/sdnotify >"$out/deps.txt"
+	# What daemons using the library (sd_notify, the journal handler) link:
+	# package net must not be among it.
+	go list -deps ./size/sdnotify ./size/journal >"$out/deps.txt"
 
 	go run ./cmd/benchtable -sizes "$out/sizes.txt" -deps "$out/deps.txt" "$out/bench.txt"
 }

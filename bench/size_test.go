@@ -22,10 +22,12 @@ const sizeGuard = 600 * 1024
 
 // TestBinarySize measures what the library adds to a program, built as
 // run.sh builds them: to a minimal daemon (size/sdnotify over size/empty),
-// which it holds to sizeTarget, and to a net/http daemon
-// (size/httpsdnotify over size/httpempty), which it reports. A change that
-// adds more than sizeGuard to a minimal daemon fails here rather than
-// going unnoticed until the next benchmark run.
+// which it holds to sizeGuard, and to a net/http daemon
+// (size/httpsdnotify over size/httpempty), which it reports; and what the
+// journal handler adds to a slog daemon (size/journal over size/slogtext),
+// which it reports. A change that adds more than sizeGuard to a minimal
+// daemon fails here rather than going unnoticed until the next benchmark
+// run.
 func TestBinarySize(t *testing.T) {
 	gobin := goCommand(t)
 	dir := t.TempDir()
@@ -43,10 +45,13 @@ func TestBinarySize(t *testing.T) {
 	}
 	empty, lib := size("empty"), size("sdnotify")
 	httpEmpty, httpLib := size("httpempty"), size("httpsdnotify")
+	slogText, slogJournal := size("slogtext"), size("journal")
 	t.Logf("minimal daemon:  %d bytes without the library, %d with: %+d (%+.1f KiB)",
 		empty, lib, lib-empty, float64(lib-empty)/1024)
 	t.Logf("net/http daemon: %d bytes without the library, %d with: %+d (%+.1f KiB)",
 		httpEmpty, httpLib, httpLib-httpEmpty, float64(httpLib-httpEmpty)/1024)
+	t.Logf("slog daemon:     %d bytes with slog.NewTextHandler, %d with journal.NewHandler: %+d (%+.1f KiB)",
+		slogText, slogJournal, slogJournal-slogText, float64(slogJournal-slogText)/1024)
 	if lib-empty > sizeGuard {
 		t.Errorf("the library adds %d bytes to a minimal daemon; the guard is %d", lib-empty, sizeGuard)
 	}
@@ -54,12 +59,13 @@ func TestBinarySize(t *testing.T) {
 
 // TestNoNet checks that the library does not link package net, which
 // would add its resolver and much of its size to every program that
-// notifies: go list -deps of a daemon that uses it must not name it.
+// notifies or logs: go list -deps of the daemons that use it (sd_notify,
+// the journal handler) must not name it.
 func TestNoNet(t *testing.T) {
 	gobin := goCommand(t)
-	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}: {{join .Imports \" \"}}", "./size/sdnotify").Output()
+	out, err := exec.Command(gobin, "list", "-deps", "-f", "{{.ImportPath}}: {{join .Imports \" \"}}", "./size/sdnotify", "./size/journal").Output()
 	if err != nil {
-		t.Fatalf("go list -deps ./size/sdnotify: %v", err)
+		t.Fatalf("go list -deps ./size/sdnotify ./size/journal: %v", err)
 	}
 	var importers []string
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

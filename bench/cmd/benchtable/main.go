@@ -10,13 +10,16 @@
 //
 // Benchmark names are GROUP/IMPL/VARIANT (Benchmark and the -GOMAXPROCS
 // suffix stripped). The first raw/ benchmark of a group is its floor; the
-// coreos/ and mdlayher/ ones are the peers that each sdnotify/ one is
-// compared with.
+// library's are sdnotify/ and journal/ ones, and every other one that is
+// not raw/ (coreos/, mdlayher/, slogjournal/, slog/) is a peer that each of
+// the library's in the group is compared with.
 //
 // -sizes names a file of "NAME BYTES" lines, binary sizes measured by
 // run.sh: each program is compared with its baseline, "httpempty" for the
-// net/http daemons (NAME http...) and "empty" for the others; "sdnotify"
-// and "httpsdnotify" are the library's.
+// net/http daemons (NAME http...), "slogtext" (slog.NewTextHandler) for
+// the slog daemons "journal" (the library's journal.NewHandler) and
+// "slogjournal", and "empty" for the others; "sdnotify" and
+// "httpsdnotify" are the library's sd_notify ones.
 //
 // -deps names a file of import paths, one a line (go list -deps of a
 // daemon that uses the library), checked for package net.
@@ -263,10 +266,20 @@ var groupDoc = map[string]string{
 	"Notify":     "READY=1 to a receiver that keeps up (max_dgram_qlen 512, drained in batches)",
 	"NotifyBusy": "READY=1 to a busy receiver (max_dgram_qlen 10, one datagram at a time, slower than the senders): sends wait for room",
 	"Disabled":   "NOTIFY_SOCKET unset",
+	"Journal": "one record, 5 attributes, to /run/systemd/journal/socket; the receiver keeps up (max_dgram_qlen 512)." +
+		" slog-journal always adds CODE_*: compare it with journal/Logger.Info-AddSource too",
+	"JournalStalled": "journald not reading, its queue full; Conn.SetTimeout(10ms) (the kernel's SO_SNDTIMEO rounds up to its ticks)." +
+		" slog-journal and go-systemd wait until journald reads: not measurable (TestJournalStalled)",
 }
 
+// isOurs reports whether b measures the library.
+func isOurs(b *bench) bool {
+	return strings.HasPrefix(b.impl, "sdnotify/") || strings.HasPrefix(b.impl, "journal/")
+}
+
+// isPeer reports whether b measures another implementation.
 func isPeer(b *bench) bool {
-	return strings.HasPrefix(b.impl, "coreos/") || strings.HasPrefix(b.impl, "mdlayher/")
+	return !strings.HasPrefix(b.impl, "raw/") && !isOurs(b)
 }
 
 func (s *set) printTable(w io.Writer) {
@@ -317,7 +330,7 @@ func (s *set) printTable(w io.Writer) {
 				row = append(row, ratioUnitText(b, floor, "cpu-ns/op"))
 			}
 			var vs []string
-			if strings.HasPrefix(b.impl, "sdnotify/") {
+			if isOurs(b) {
 				for _, p := range peers {
 					vs = append(vs, ratioText(b, p)+" "+p.impl)
 				}

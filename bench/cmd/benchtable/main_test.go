@@ -176,3 +176,58 @@ func TestTrimProcs(t *testing.T) {
 		}
 	}
 }
+
+const journalSample = `cpu: Some CPU
+BenchmarkJournal/raw/write-2                          	  100	  2000 ns/op	  1900 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournal/raw/sendmsg-2                        	  100	  2100 ns/op	  2000 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournal/journal/Logger.Info-2                	  100	  2500 ns/op	  2400 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournal/journal/Handler.Handle-2             	  100	  2200 ns/op	  2090 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournal/slogjournal/Logger.Info-2            	  100	 10000 ns/op	  9000 cpu-ns/op	1600 B/op	  17 allocs/op
+BenchmarkJournal/slogjournal/Logger.Info-upper-keys-2 	  100	  9000 ns/op	  8000 cpu-ns/op	1576 B/op	  12 allocs/op
+BenchmarkJournal/coreos/journal.Send-2                	  100	 11000 ns/op	  8000 cpu-ns/op	 659 B/op	  22 allocs/op
+BenchmarkJournal/slog/TextHandler-file-2              	  100	  3000 ns/op	  2900 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournalStalled/raw/write-SO_SNDTIMEO-2       	   10	16000000 ns/op	150000 cpu-ns/op	   0 B/op	   0 allocs/op
+BenchmarkJournalStalled/journal/Conn.Send-2           	   10	16100000 ns/op	250000 cpu-ns/op	 539 B/op	   9 allocs/op
+`
+
+func TestJournal(t *testing.T) {
+	s := newSet()
+	if err := s.parse(strings.NewReader(journalSample)); err != nil {
+		t.Fatal(err)
+	}
+	if f := s.floor("Journal"); f == nil || f.impl != "raw/write" {
+		t.Errorf("floor of Journal = %v, want raw/write", f)
+	}
+	var out bytes.Buffer
+	s.printTable(&out)
+	printSizes(&out, []size{{"slogtext", 2000000}, {"journal", 2100000}, {"slogjournal", 3000000}})
+	printTargets(&out, s, nil, nil)
+	for _, want := range []string{
+		"Journal: one record, 5 attributes",
+		"  raw/write (floor)",
+		// Every other implementation in the group is a peer of the
+		// library's journal/ ones.
+		"0.25x slogjournal/Logger.Info, 0.28x slogjournal/Logger.Info-upper-keys, 0.23x coreos/journal.Send, 0.83x slog/TextHandler-file",
+		"JournalStalled: journald not reading",
+		"journal    2100000  2050.8  slogtext  +100000  +97.7",
+		"met      Journal: Logger.Info <= 1.30x raw/write of its bytes, 0 allocs/op  1.250x (2500 vs 2000 ns/op); cpu 1.26x; Handler.Handle alone 1.100x (cpu 1.10x); 0 allocs/op",
+		"met      Journal: Logger.Info at least 2x faster than slog-journal and go-systemd/journal  0.250x slog-journal's ns/op (10000; with upper-case keys 0.278x, 9000), 0.227x go-systemd's (11000)",
+	} {
+		if !containsText(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// A peer less than twice as slow misses the target.
+	s = newSet()
+	if err := s.parse(strings.NewReader(strings.Replace(journalSample, " 9000 ns/op", " 4000 ns/op", 1))); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	printTargets(&out, s, nil, nil)
+	if want := "MISSED   Journal: Logger.Info at least 2x faster"; !containsText(out.String(), want) {
+		t.Errorf("output lacks %q", want)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out.String())
+	}
+}

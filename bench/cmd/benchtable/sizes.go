@@ -47,11 +47,15 @@ func sizeOf(sz []size, name string) (int64, bool) {
 }
 
 // baselineOf names the program that size name is compared with: the same
-// program without the library, httpempty for the net/http daemons and
-// empty for the others.
+// program without the library, httpempty for the net/http daemons,
+// slogtext (a slog daemon with slog.NewTextHandler) for the slog daemons
+// with a journal handler, and empty for the others.
 func baselineOf(name string) string {
-	if strings.HasPrefix(name, "http") {
+	switch {
+	case strings.HasPrefix(name, "http"):
 		return "httpempty"
+	case name == "journal" || name == "slogjournal":
+		return "slogtext"
 	}
 	return "empty"
 }

@@ -102,6 +102,26 @@ func printTargets(w io.Writer, s *set, sz []size, deps []string) {
 			"Parallel senders: <= 1.2x raw/connected run in parallel",
 			fmt.Sprintf("%.3fx (%s vs %s ns/op); %s", r, formatNs(med(b, "ns/op")), formatNs(med(f, "ns/op")), allocs(b))})
 	}
+	// The journal handler: one record of five attributes through
+	// slog.Logger, against the raw write of the same bytes and the peers.
+	{
+		l, f := get("Journal/journal/Logger.Info"), get("Journal/raw/write")
+		h := get("Journal/journal/Handler.Handle")
+		ns, fns, a := med(l, "ns/op"), med(f, "ns/op"), med(l, "allocs/op")
+		x := ns / fns
+		got := fmt.Sprintf("%.3fx (%s vs %s ns/op); cpu %.2fx; Handler.Handle alone %.3fx (cpu %.2fx); %s",
+			x, formatNs(ns), formatNs(fns), med(l, "cpu-ns/op")/med(f, "cpu-ns/op"),
+			med(h, "ns/op")/fns, med(h, "cpu-ns/op")/med(f, "cpu-ns/op"), allocs(l))
+		checks = append(checks, check{x <= 1.30 && a == 0, known(x, a),
+			"Journal: Logger.Info <= 1.30x raw/write of its bytes, 0 allocs/op", got})
+
+		sj, sju, c := get("Journal/slogjournal/Logger.Info"), get("Journal/slogjournal/Logger.Info-upper-keys"), get("Journal/coreos/journal.Send")
+		sjns, sjuns, cns := med(sj, "ns/op"), med(sju, "ns/op"), med(c, "ns/op")
+		checks = append(checks, check{2*ns <= min(sjns, sjuns, cns), known(ns, sjns, sjuns, cns),
+			"Journal: Logger.Info at least 2x faster than slog-journal and go-systemd/journal",
+			fmt.Sprintf("%.3fx slog-journal's ns/op (%s; with upper-case keys %.3fx, %s), %.3fx go-systemd's (%s)",
+				ns/sjns, formatNs(sjns), ns/sjuns, formatNs(sjuns), ns/cns, formatNs(cns))})
+	}
 	{
 		base, ok1 := sizeOf(sz, "empty")
 		lib, ok2 := sizeOf(sz, "sdnotify")

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command raw is a minimal daemon that sends READY=1 with golang.org/x/sys
 // alone: socket(2) and sendto(2) to NOTIFY_SOCKET (an abstract name's '@'
 // becomes a NUL byte, which unix.SockaddrUnix does itself). It reads the
