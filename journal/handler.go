@@ -241,7 +241,7 @@ func (h *Handler) appendAttr(e *Entry, prefix []byte, groups []string, a slog.At
 		a = h.opts.ReplaceAttr(groups, a)
 		a.Value = a.Value.Resolve()
 	}
-	if a.Equal(slog.Attr{}) {
+	if a.Key == "" && a.Equal(slog.Attr{}) {
 		return
 	}
 	if a.Value.Kind() == slog.KindGroup {

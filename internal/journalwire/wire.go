@@ -5,10 +5,12 @@
 package journalwire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -52,6 +54,12 @@ func nameByte(c byte) bool {
 // '_' or be empty, and the name cut to MaxNameLen bytes.
 func AppendName(buf []byte, start int, key string) []byte {
 	first := len(buf)
+	// The common case: letters, digits and '_', after a prefix or starting
+	// with a letter, short enough.
+	if plainKey(key) && len(buf)-start+len(key) <= MaxNameLen &&
+		(len(buf) > start || key != "" && key[0] != '_' && (key[0] < '0' || key[0] > '9')) {
+		return appendUpper(buf, key)
+	}
 	for i := 0; i < len(key) && len(buf)-start < MaxNameLen; {
 		c := key[i]
 		switch {
@@ -79,21 +87,51 @@ func AppendName(buf []byte, start int, key string) []byte {
 	return buf
 }
 
+// plainKey reports whether key holds only ASCII letters, digits and '_'.
+func plainKey(key string) bool {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; !nameByte(c) && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendUpper appends key, a plainKey, with its letters upper-cased.
+func appendUpper(buf []byte, key string) []byte {
+	n := len(buf)
+	buf = append(buf, key...)
+	for i := n; i < len(buf); i++ {
+		if c := buf[i]; 'a' <= c && c <= 'z' {
+			buf[i] = c - 'a' + 'A'
+		}
+	}
+	return buf
+}
+
 // AppendValue appends '=' value '\n' for a value without a newline, and the
 // binary form ('\n', the length as a little-endian uint64, the bytes, '\n')
 // for one with a newline. The name must have been appended just before.
 func AppendValue[T string | []byte](buf []byte, value T) []byte {
-	for i := 0; i < len(value); i++ {
-		if value[i] == '\n' {
-			buf = append(buf, '\n')
-			buf = binary.LittleEndian.AppendUint64(buf, uint64(len(value)))
-			buf = append(buf, value...)
-			return append(buf, '\n')
-		}
+	if hasNewline(value) {
+		buf = append(buf, '\n')
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(value)))
+		buf = append(buf, value...)
+		return append(buf, '\n')
 	}
 	buf = append(buf, '=')
 	buf = append(buf, value...)
 	return append(buf, '\n')
+}
+
+func hasNewline[T string | []byte](value T) bool {
+	switch v := any(value).(type) {
+	case string:
+		return strings.IndexByte(v, '\n') >= 0
+	case []byte:
+		return bytes.IndexByte(v, '\n') >= 0
+	}
+	return false
 }
 
 // ErrSyntax is wrapped by the errors of Next.
