@@ -22,7 +22,7 @@ func (c *Conn) send(b []byte) error {
 	fd := c.fd
 	var err error
 	if fd >= 0 {
-		err = write(fd, b)
+		err = write(fd, b, c.timeout)
 	}
 	c.mu.RUnlock()
 	if fd >= 0 && !gone(err) {
@@ -43,7 +43,7 @@ func (c *Conn) send(b []byte) error {
 			return c.wrap(err)
 		}
 	}
-	return c.wrap(write(c.fd, b))
+	return c.wrap(write(c.fd, b, c.timeout))
 }
 
 func (c *Conn) openNow() error {
@@ -103,11 +103,23 @@ func setTimeout(fd int, d time.Duration) {
 func closeFD(fd int) error { return unix.Close(fd) }
 
 // write sends b as one datagram, or in a file when it is too big for one.
-func write(fd int, b []byte) error {
+// A send blocked under SO_SNDTIMEO fails with EINTR when a signal arrives
+// (the Go runtime sends them to preempt), and each retry starts the
+// socket's timeout anew: once timeout has passed in all, write gives up
+// with EAGAIN, as the timeout would have.
+func write(fd int, b []byte, timeout time.Duration) error {
+	var start time.Time
 	for {
 		_, err := unix.Write(fd, b)
 		switch err {
 		case unix.EINTR:
+			if timeout > 0 {
+				if start.IsZero() {
+					start = time.Now()
+				} else if time.Since(start) >= timeout {
+					return unix.EAGAIN
+				}
+			}
 			continue
 		case unix.EMSGSIZE, unix.ENOBUFS:
 			return writeFile(fd, b)
