@@ -262,24 +262,33 @@ const exitTimeout = 60 * time.Second
 func start(t *testing.T, argv []string, dir, addr string, set bool, stdin io.Reader, cred *syscall.Credential) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	if cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	cmd.Dir = dir
-	cmd.Env = childEnv()
-	if set {
-		cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+addr)
-	}
-	cmd.Stdin = stdin
-	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %q: %v", argv, err)
+	// A program just written (the set-user-ID copy) can fail to start
+	// with ETXTBSY while a child forked by a parallel test still holds
+	// the writable descriptor, until that child execs: try again.
+	for attempt := 1; ; attempt++ {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		if cred != nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		cmd.Dir = dir
+		cmd.Env = childEnv()
+		if set {
+			cmd.Env = append(cmd.Env, "NOTIFY_SOCKET="+addr)
+		}
+		cmd.Stdin = stdin
+		cmd.WaitDelay = 5 * time.Second
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Start()
+		if err == nil {
+			return cmd, &stdout, &stderr, cancel
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 100 {
+			cancel()
+			t.Fatalf("start %q: %v", argv, err)
+		}
+		time.Sleep(time.Duration(attempt) * time.Millisecond)
 	}
-	return cmd, &stdout, &stderr, cancel
 }
 
 // wait waits for cmd and returns its exit code.
