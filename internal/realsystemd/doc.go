@@ -40,6 +40,9 @@
 //	func (m *Manager) LogTail(n int) string
 //	func (m *Manager) Pid() int                        // host pid of the namespace's PID 1
 //	func (m *Manager) Stop() error                     // idempotent; also run by t.Cleanup
+//	func (m *Manager) StartJournald(t testing.TB)      // a private journald (tmpfs over /var/log/journal)
+//	func (m *Manager) Journal(args ...string) ([]JournalEntry, error) // journalctl -o export, decoded
+//	func ParseExport(b []byte) ([]JournalEntry, error)
 //
 // WriteUnit, Show and the Wait* helpers fail the test with t.Fatalf, so call
 // them from the test's goroutine. StartUnit does not block (start
