@@ -22,8 +22,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gosdnotify/sdnotify"
 	"golang.org/x/sys/unix"
+
+	"github.com/gosdnotify/sdnotify"
 )
 
 var (
@@ -201,15 +202,26 @@ func fdstore(n *sdnotify.Notifier) error {
 			if name != "state" {
 				continue
 			}
-			f := os.NewFile(uintptr(3+i), name)
-			b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<10))
-			if err != nil {
-				return err
-			}
-			return readyThenWait(n, "restored "+string(b))
+			return restoreState(n, os.NewFile(uintptr(3+i), name))
 		}
 		return fmt.Errorf("no state among LISTEN_FDNAMES=%q", names)
 	}
+	return storeState(n)
+}
+
+// restoreState reports the content of the state file the manager passed
+// back, with READY=1, and waits.
+func restoreState(n *sdnotify.Notifier, f *os.File) error {
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<10))
+	if err != nil {
+		return err
+	}
+	return readyThenWait(n, "restored "+string(b))
+}
+
+// storeState stores a new memfd named "state" with the manager, says
+// READY=1 and waits.
+func storeState(n *sdnotify.Notifier) error {
 	fd, err := unix.MemfdCreate("state", unix.MFD_CLOEXEC)
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,9 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gosdnotify/sdnotify"
 	"github.com/gosdnotify/sdnotify/internal/pidfd"
-	"golang.org/x/sys/unix"
 )
 
 // newerModes are looked up by run for the modes it does not know itself.
@@ -168,25 +168,9 @@ func fdstoreFiles(n *sdnotify.Notifier) error {
 	}
 	observe("Files: %d %s", len(files), strings.Join(names, ","))
 	if state, err := sdnotify.FilesNamed("state"); err == nil && len(state) == 1 {
-		b, err := io.ReadAll(io.NewSectionReader(state[0], 0, 1<<10))
-		if err != nil {
-			return err
-		}
-		return readyThenWait(n, "restored "+string(b))
+		return restoreState(n, state[0])
 	}
-	fd, err := unix.MemfdCreate("state", unix.MFD_CLOEXEC)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(fd), "state")
-	if _, err := f.WriteString("generation 1"); err != nil {
-		return err
-	}
-	if err := n.Send(sdnotify.FDStore("state", f)); err != nil {
-		return err
-	}
-	f.Close()
-	return readyThenWait(n, "stored")
+	return storeState(n)
 }
 
 // stoppingFinal sends STOPPING=1 while it starts, then READY=1: systemd
