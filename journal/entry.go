@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"iter"
+
 	"github.com/gosdnotify/sdnotify/internal/journalwire"
 )
 
@@ -128,15 +130,27 @@ func (e *Entry) merge(src *Entry) {
 		e.fields += src.fields
 		return
 	}
-	for _, rest := range [][]byte{src.buf, src.extra} {
-		for len(rest) > 0 {
-			name, value, next, err := journalwire.Next(rest)
-			if err != nil { // cannot happen: src was encoded by an Entry
-				break
+	for name, value := range fields(src.buf, src.extra) {
+		b := e.begin()
+		*b = journalwire.AppendValue(append(*b, name...), value)
+	}
+}
+
+// fields yields the fields encoded in each of parts, which an Entry wrote,
+// in order.
+func fields(parts ...[]byte) iter.Seq2[string, []byte] {
+	return func(yield func(string, []byte) bool) {
+		for _, rest := range parts {
+			for len(rest) > 0 {
+				name, value, next, err := journalwire.Next(rest)
+				if err != nil { // cannot happen: an Entry encoded it
+					break
+				}
+				if !yield(name, value) {
+					return
+				}
+				rest = next
 			}
-			b := e.begin()
-			*b = journalwire.AppendValue(append(*b, name...), value)
-			rest = next
 		}
 	}
 }

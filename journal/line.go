@@ -3,8 +3,6 @@ package journal
 import (
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/gosdnotify/sdnotify/internal/journalwire"
 )
 
 // writeLine writes the record in e as one line for a journal stream: the
@@ -16,19 +14,12 @@ func (h *Handler) writeLine(e *Entry, user int, p Priority, msg string) error {
 	} else {
 		b = strconv.AppendQuote(b, msg)
 	}
-	for _, rest := range [][]byte{e.buf[user:], e.extra} {
-		for len(rest) > 0 {
-			name, value, next, err := journalwire.Next(rest)
-			if err != nil { // cannot happen: e was encoded by an Entry
-				break
-			}
-			b = append(append(append(b, ' '), name...), '=')
-			if plain(value, true) {
-				b = append(b, value...)
-			} else {
-				b = strconv.AppendQuote(b, string(value))
-			}
-			rest = next
+	for name, value := range fields(e.buf[user:], e.extra) {
+		b = append(append(append(b, ' '), name...), '=')
+		if plain(value, true) {
+			b = append(b, value...)
+		} else {
+			b = strconv.AppendQuote(b, string(value))
 		}
 	}
 	b = append(b, '\n')
