@@ -2,7 +2,9 @@
 // in two directions:
 //
 //	sdnotify run [flags] [--] COMMAND [ARGS...]
-//	sdnotify send [--ready] [--reloading] [--stopping] [--status=TEXT] [--pid[=PID]] [--no-block] [KEY=VALUE...]
+//	sdnotify send [--ready] [--reloading] [--stopping] [--status=TEXT] [--pid[=PID]] [--fd=FD] [--no-block] [KEY=VALUE...]
+//	sdnotify send [OPTIONS] --exec [KEY=VALUE...] ";" [--] COMMAND [ARGS...]
+//	sdnotify send --fork [--quiet] [--] COMMAND [ARGS...]
 //
 // run starts COMMAND as systemd starts a Type=notify service, with a private
 // notification socket in NOTIFY_SOCKET (and a watchdog, start and stop
@@ -11,9 +13,10 @@
 // it arrives, so that a daemon can be exercised as it will run in
 // production, on a laptop, in a container or in CI.
 //
-// send is a drop-in for systemd-notify(1) where that is missing (containers,
-// scratch images): the same options, the same datagram, the same
-// credentials (its parent's PID), the same barrier and the same exit codes.
+// send is a drop-in for systemd-notify(1) 262 where that is missing
+// (containers, scratch images): the same options (--exec, --fd and --fork
+// included), the same datagram, the same credentials (its parent's PID),
+// the same barrier and the same exit codes.
 //
 // Run "sdnotify run --help" and "sdnotify send --help" for the details of
 // each; both work on Linux only, as systemd does.
@@ -58,7 +61,8 @@ Usage:
 
   sdnotify send [OPTIONS] [KEY=VALUE...]
         Send one notification to the manager in $NOTIFY_SOCKET, as
-        systemd-notify(1) does: a drop-in where systemd-notify is missing.
+        systemd-notify(1) does: a drop-in where systemd-notify is missing
+        (also --exec, --fd=FD to the fd store, --fork to wait for READY=1).
         Example: sdnotify send --ready --status="Serving on :8080"
 
   sdnotify help [run|send]    show the help of a subcommand

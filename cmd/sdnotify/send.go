@@ -6,17 +6,22 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
-const sendUsage = `Usage: sdnotify send [OPTIONS] [KEY=VALUE...]
+const sendUsage = `Usage:
+  sdnotify send [OPTIONS] [KEY=VALUE...]
+  sdnotify send [OPTIONS] --exec [KEY=VALUE...] ";" [--] COMMAND [ARGS...]
+  sdnotify send --fork [--quiet] [--] COMMAND [ARGS...]
 
 Send one notification to the service manager named by $NOTIFY_SOCKET, as
-systemd-notify(1) does: a drop-in for containers and scratch images that lack
-it. In a unit, from the shell that is the service's main process:
+systemd-notify(1) does: a drop-in for systemd-notify 262 in containers and
+scratch images that lack it. In a unit, from the shell that is the
+service's main process:
 
   ExecStart=/bin/sh -c 'migrate && sdnotify send --ready; exec mydaemon'
 
@@ -33,9 +38,11 @@ Options (systemd-notify's; "--status TEXT" and unambiguous prefixes such as
                       sdnotify send --stopping --status="Draining connections"
   --status=TEXT     STATUS=TEXT, shown by systemctl status.
                       sdnotify send --status="Loading 3 of 10"
-  --pid[=PID]       Send MAINPID=PID, and speak for PID: the datagram carries
-                    credentials with PID (allowed to root; otherwise the
-                    kernel refuses and sdnotify's own are sent, as
+  --pid[=PID]       Send MAINPID=PID and, where the kernel gives pidfds an ID
+                    (Linux 6.9+), MAINPIDFDID= naming that very process, as
+                    systemd-notify 257+ does; and speak for PID: the datagram
+                    carries credentials with PID (allowed to root; otherwise
+                    the kernel refuses and sdnotify's own are sent, as
                     systemd-notify does). PID is a number, "parent", "self",
                     or "auto" (the same as --pid alone): the parent, unless
                     the parent is PID 1 or $MANAGERPID, then sdnotify itself.
@@ -43,6 +50,33 @@ Options (systemd-notify's; "--status TEXT" and unambiguous prefixes such as
   --uid=USER        Send with USER's real user ID (and group, for a known
                     user), as systemd-notify's --uid (root only).
                       sdnotify send --uid=nobody --ready
+  --fd=FD           Pass descriptor FD to the manager's fd store: FDSTORE=1
+                    with the file (the unit needs FileDescriptorStoreMax=).
+                    FD is 0, 1 or 2 (a copy is passed; the stream stays) or a
+                    descriptor sdnotify was started with; repeat it for more.
+                    sdnotify warns when it was started with descriptors that
+                    no --fd names.
+                      sdnotify send --fd=3 --fdname=db 3<>/run/app/db.sock
+  --fdname=NAME     FDNAME=NAME for --fd's files: the name they come back
+                    under in $LISTEN_FDNAMES (printable ASCII, no ':').
+  --exec            Once sent (and the barrier passed), run the command line
+                    after the argument ";" in sdnotify's place, with its PID,
+                    as exec does. Options after ";" are sdnotify's unless "--"
+                    comes first. The command inherits sdnotify's descriptors
+                    but --fd's.
+                      sdnotify send --ready --exec ";" -- mydaemon --serve
+  --fork            Play the manager instead: start COMMAND with
+                    $NOTIFY_SOCKET set to a socket of sdnotify's, its input
+                    and output on /dev/null (its standard error stays),
+                    print its PID, and exit 0 as soon as it sends READY=1,
+                    leaving it running. Notifications from other processes
+                    are ignored, with a warning; HUP, INT, QUIT, TERM, USR1
+                    and USR2 are passed on to COMMAND while sdnotify waits.
+                    If COMMAND exits first, sdnotify exits with its status;
+                    if a signal kills it, 1 (sending ERRNO=71 upward); if it
+                    cannot be run, 203. $NOTIFY_SOCKET need not be set.
+                      pid=$(sdnotify send --fork -- mydaemon --serve)
+  -q, --quiet       With --fork: do not print COMMAND's PID.
   --booted          Send nothing: exit 0 if the system was booted with
                     systemd (/run/systemd/system exists), 1 if not.
                       if sdnotify send --booted; then ...; fi
@@ -57,20 +91,19 @@ already there replaces it in place, as systemd-notify merges them:
 "sdnotify send --ready READY=0 X_A=1 X_A=2" sends "READY=0\nX_A=2".
   sdnotify send --ready EXTEND_TIMEOUT_USEC=30000000 X_MYAPP_PHASE=init
 
-What is sent, byte for byte as systemd-notify 252 sends it (and as 254 for
---reloading and --stopping):
+What is sent, byte for byte as systemd-notify 262 sends it:
   1. one datagram with, in this order, RELOADING=1, MONOTONIC_USEC=,
-     READY=1, STOPPING=1, STATUS=, MAINPID= (those asked for), then the
-     KEY=VALUE arguments, joined by "\n" with no newline at the end. It
-     carries credentials with the PID of sdnotify's parent (the shell of
+     READY=1, STOPPING=1, STATUS=, MAINPID=, MAINPIDFDID=, FDSTORE=1,
+     FDNAME= (those asked for), then the KEY=VALUE arguments, joined by
+     "\n" with no newline at the end, and --fd's files. It carries
+     credentials with the PID of sdnotify's parent (the shell of
      ExecStart=, which is the service's main process, so that the default
      NotifyAccess=main accepts it), or of --pid's PID; with sdnotify's own
      PID when the parent is PID 1 or $MANAGERPID, or the kernel refuses.
-  2. unless --no-block, BARRIER=1 with the write end of a pipe, from
-     sdnotify's own PID; then it waits until the manager closes the pipe, at
-     most 5 seconds (systemd-notify's limit): the notification has been
-     processed before sdnotify exits, so it cannot be lost because its
-     sender is gone.
+  2. unless --no-block, BARRIER=1 with the write end of a pipe; then it
+     waits until the manager closes the pipe, at most 5 seconds
+     (systemd-notify's limit): the notification has been processed before
+     sdnotify exits, so it cannot be lost because its sender is gone.
 
 $NOTIFY_SOCKET may be an absolute path, "@abstract", or vsock:CID:PORT; an
 empty or relative value is refused, as libsystemd refuses it.
@@ -79,16 +112,17 @@ Exit status:
   0  sent, and the barrier passed
   1  $NOTIFY_SOCKET unset ("No status data could be sent: $NOTIFY_SOCKET
      was not set"), empty or invalid; the send failed; the barrier timed
-     out (as systemd-notify)
+     out; --exec's command could not be run (as systemd-notify)
   2  a usage error: a bad option, option value or argument, or nothing to
      send (systemd-notify exits 1 for these too)
   Like systemd-notify, sdnotify then also sends ERRNO=<errno> from its own
   PID when $NOTIFY_SOCKET is usable: 22 (EINVAL) for a bad option or
-  argument, 34 (ERANGE) for an out-of-range PID, 110 (ETIMEDOUT) for a
-  barrier that timed out.
-  With --booted: 0 if booted with systemd, 1 if not.
+  argument, 34 (ERANGE) for an out-of-range PID, 2 (ENOENT) for an --fd
+  not passed or a command not found, 110 (ETIMEDOUT) for a barrier that
+  timed out.
+  With --booted: 0 if booted with systemd, 1 if not. With --fork: above.
 
-Where sdnotify send differs from systemd-notify, on purpose:
+Where sdnotify send differs from systemd-notify 262, on purpose:
   - an argument that is not a KEY=VALUE assignment (no '=', a key of other
     than ASCII letters, digits and '_') is refused, exit 2 and ERRNO=22,
     rather than sent for the manager to ignore;
@@ -101,25 +135,52 @@ Where sdnotify send differs from systemd-notify, on purpose:
     systemd#4234);
   - a KEY=VALUE argument with a backslash is refused (exit 2, ERRNO=22):
     the manager would read "C:\path" as "C:path", and one at the end
-    would join the next assignment to it;
+    would join the next assignment to it; so is one that would replace
+    --fd's FDSTORE=1 (the manager would close the files);
   - a usage error exits 2, where systemd-notify exits 1;
-  - 254's --exec, --fd and --fdname are not supported, and the
-    EXIT_STATUS= that 254 sends on exit is not sent.
+  - the barrier goes with sdnotify's own credentials, where 254+ sends it
+    with those of the PID it speaks for: the manager answers a barrier
+    before it looks at who sent it;
+  - the EXIT_STATUS= that systemd-notify 254+ sends as it exits (after
+    --help, --booted, --fork or an error) is not sent: it is the status of
+    the service that the manager logs, and sdnotify's is not that;
+  - --fd's files go in the order given (systemd-notify's order is that of
+    a hash set), and --exec's command never inherits descriptors of
+    sdnotify's own (systemd-notify 262 leaks --pid's pidfd into it);
+  - --fork answers the command's barriers (systemd-notify 262's socket
+    refuses descriptors, so a "systemd-notify --ready" in COMMAND fails
+    its barrier with EPERM, though READY=1 arrived).
 `
 
 // sendOptions are the parsed options and arguments of send.
 type sendOptions struct {
 	help, version              bool
+	action                     sendAction
 	ready, reloading, stopping bool
-	booted, noBlock            bool
+	noBlock, quiet             bool
 	status                     *string
 	pid                        int // the PID of --pid, 0 if not given
 	uid, gid                   int // of --uid, -1 if not given
-	args                       []string
+	fds                        []int
+	fdname                     *string
+	args                       []string // the KEY=VALUE arguments
+	// exec is the command line after --exec's ";", and the command of
+	// --fork; nil for neither.
+	exec []string
 	// source is the PID the notification speaks for: --pid's, else the
 	// parent's, else 0 (our own) if the parent is PID 1 or $MANAGERPID.
 	source int
 }
+
+// sendAction is what send does: notify, or one of the two options that
+// send nothing (the last given wins, as in systemd-notify).
+type sendAction int
+
+const (
+	actionNotify sendAction = iota
+	actionBooted            // --booted
+	actionFork              // --fork
+)
 
 // A sendError is a failure of send: the message for stderr, and the errno
 // systemd-notify would report for it in ERRNO= (0 for none).
@@ -137,6 +198,7 @@ func (e *sendError) Error() string { return e.msg }
 // something only to a Linux manager.
 const (
 	errnoENOENT     = 2
+	errnoEBADF      = 9
 	errnoEINVAL     = 22
 	errnoERANGE     = 34
 	errnoEOPNOTSUPP = 95
@@ -166,6 +228,11 @@ var sendOpts = []longOpt{
 	{"status", argRequired},
 	{"booted", argNone},
 	{"no-block", argNone},
+	{"exec", argNone},
+	{"fd", argRequired},
+	{"fdname", argRequired},
+	{"fork", argNone},
+	{"quiet", argNone},
 }
 
 // lookupOpt finds a long option by name or by an unambiguous prefix, as
@@ -193,37 +260,53 @@ func lookupOpt(name string) (longOpt, *sendError) {
 	return longOpt{}, usageError(errnoEINVAL, fmt.Sprintf("option '--%s' is ambiguous; possibilities: %s", name, strings.Join(names, " ")))
 }
 
+// sendEnv is what parseSend needs to know of the process: the parent's and
+// our own PID, $MANAGERPID's (0 if none), and which descriptors from 3 on
+// were inherited (open, not close-on-exec), those --fd may name.
+type sendEnv struct {
+	ppid, self, managerPID int
+	inherited              map[int]bool
+}
+
 // parseSend parses send's arguments as systemd-notify's getopt_long loop
-// does: options and KEY=VALUE arguments in any order, "--" ending the
-// options, --help and --version acting at once. ppid and self are the
-// parent's and our own PID; managerPID is $MANAGERPID's (0 if none).
-func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendError) {
+// does: options and arguments in any order, "--" ending the options, --help
+// and --version acting at once; then it checks them as systemd-notify 262
+// does.
+func parseSend(args []string, env sendEnv) (*sendOptions, *sendError) {
 	o := &sendOptions{uid: -1, gid: -1}
 	autoPID := func() int {
-		if ppid <= 1 || ppid == managerPID {
-			return self
+		if env.ppid <= 1 || env.ppid == env.managerPID {
+			return env.self
 		}
-		return ppid
+		return env.ppid
 	}
+	doExec := false
+	var positional []string
+	taken := map[int]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			o.args = append(o.args, args[i+1:]...)
+			positional = append(positional, args[i+1:]...)
 			break
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			o.args = append(o.args, a)
+			positional = append(positional, a)
 			continue
 		}
 		if !strings.HasPrefix(a, "--") {
-			// Short options: only -h exists.
+			// Short options: -h and -q.
 			for _, c := range a[1:] {
-				if c != 'h' {
+				switch c {
+				case 'h':
+					o.help = true
+					return o, nil
+				case 'q':
+					o.quiet = true
+				default:
 					return nil, usageError(errnoEINVAL, fmt.Sprintf("invalid option -- '%c'", c))
 				}
-				o.help = true
-				return o, nil
 			}
+			continue
 		}
 		name, value, hasValue := strings.Cut(a[2:], "=")
 		opt, err := lookupOpt(name)
@@ -254,9 +337,15 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 		case "stopping":
 			o.stopping = true
 		case "booted":
-			o.booted = true
+			o.action = actionBooted
+		case "fork":
+			o.action = actionFork
 		case "no-block":
 			o.noBlock = true
+		case "quiet":
+			o.quiet = true
+		case "exec":
+			doExec = true
 		case "status":
 			v := value
 			o.status = &v
@@ -265,9 +354,9 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 			case !hasValue || value == "" || value == "auto":
 				o.pid = autoPID()
 			case value == "parent":
-				o.pid = ppid
+				o.pid = env.ppid
 			case value == "self":
-				o.pid = self
+				o.pid = env.self
 			default:
 				pid, errno := parsePID(value)
 				if errno != 0 {
@@ -281,16 +370,84 @@ func parseSend(args []string, ppid, self, managerPID int) (*sendOptions, *sendEr
 				return nil, usageError(errnoEINVAL, fmt.Sprintf("Can't resolve user %s: %v", value, err))
 			}
 			o.uid, o.gid = uid, gid
+		case "fd":
+			fd, serr := parseFD(value, env.inherited, taken)
+			if serr != nil {
+				return nil, serr
+			}
+			o.fds = append(o.fds, fd)
+		case "fdname":
+			if p := proto.FDNameProblem(value); p != "" {
+				return nil, usageError(errnoEINVAL, fmt.Sprintf("File descriptor name invalid: %q: %s", value, p))
+			}
+			v := value
+			o.fdname = &v
+		}
+	}
+	notify := o.ready || o.reloading || o.stopping || o.status != nil || o.pid != 0 || len(o.fds) > 0
+	switch o.action {
+	case actionBooted:
+		if len(positional) > 0 {
+			return nil, usageError(errnoEINVAL, "--booted takes no arguments, refusing")
+		}
+	case actionFork:
+		if len(positional) == 0 {
+			return nil, usageError(errnoEINVAL, "--fork needs a command: sdnotify send --fork -- COMMAND [ARGS...]")
+		}
+		o.exec = positional
+	}
+	if notify && o.action != actionNotify {
+		return nil, usageError(errnoEINVAL, "--ready, --reloading, --stopping, --pid, --status and --fd cannot go with --fork or --booted, refusing")
+	}
+	if o.action != actionNotify {
+		return o, nil
+	}
+	if o.fdname != nil && len(o.fds) == 0 {
+		return nil, usageError(errnoEINVAL, "--fdname without --fd: no files to name, refusing")
+	}
+	o.args = positional
+	if doExec {
+		semi := slices.Index(positional, ";")
+		switch {
+		case semi < 0:
+			return nil, usageError(errnoEINVAL, `--exec needs a ";" argument before the command line: sdnotify send --ready --exec ";" COMMAND [ARGS...] (quote the ";" from the shell)`)
+		case semi == len(positional)-1:
+			return nil, usageError(errnoEINVAL, `--exec: no command line after ";", refusing`)
+		}
+		o.args, o.exec = positional[:semi], positional[semi+1:]
+		if !notify && len(o.args) == 0 {
+			return nil, usageError(errnoEINVAL, "--exec: nothing to send before running the command, refusing")
 		}
 	}
 	o.source = o.pid
-	if o.source == 0 && ppid > 1 && ppid != managerPID {
-		o.source = ppid
+	if o.source == 0 && env.ppid > 1 && env.ppid != env.managerPID {
+		o.source = env.ppid
 	}
-	if len(o.args) == 0 && !o.ready && !o.reloading && !o.stopping && o.status == nil && o.pid == 0 && !o.booted {
-		return nil, usageError(errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid or KEY=VALUE")
+	if !notify && len(o.args) == 0 {
+		return nil, usageError(errnoEINVAL, "nothing to send: give --ready, --reloading, --stopping, --status=TEXT, --pid, --fd or KEY=VALUE")
 	}
 	return o, nil
+}
+
+// parseFD parses --fd's FD as systemd-notify does: a descriptor number, 0
+// to 2 (duplicated, so that the standard streams stay) or one inherited
+// and not already taken by an earlier --fd.
+func parseFD(s string, inherited, taken map[int]bool) (int, *sendError) {
+	fd, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return 0, usageError(errnoEINVAL, fmt.Sprintf("Failed to parse file descriptor: %q is not a number", s))
+	case fd < 0:
+		return 0, usageError(errnoEBADF, fmt.Sprintf("Failed to parse file descriptor: %d is negative", fd))
+	case fd < 3:
+		return fd, nil
+	case taken[fd]:
+		return 0, usageError(errnoENOENT, fmt.Sprintf("--fd=%d given twice", fd))
+	case !inherited[fd]:
+		return 0, usageError(errnoENOENT, fmt.Sprintf("--fd=%d: descriptor %d was not passed to sdnotify (not open, or close-on-exec)", fd, fd))
+	}
+	taken[fd] = true
+	return fd, nil
 }
 
 // parsePID parses a PID as systemd's parse_pid does (proto.ParsePID). It
@@ -350,7 +507,8 @@ func managerPIDFromEnv(stderr io.Writer) int {
 }
 
 func sendMain(args []string, stdout, stderr io.Writer) int {
-	o, perr := parseSend(args, os.Getppid(), os.Getpid(), managerPIDFromEnv(stderr))
+	env := sendEnv{ppid: os.Getppid(), self: os.Getpid(), managerPID: managerPIDFromEnv(stderr), inherited: inheritedFDs()}
+	o, perr := parseSend(args, env)
 	if perr != nil {
 		return sendFailed(stderr, perr)
 	}
@@ -362,14 +520,21 @@ func sendMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, versionString())
 		return 0
 	}
-	if o.booted {
+	switch o.action {
+	case actionBooted:
 		if booted() {
 			return 0
 		}
 		return 1
+	case actionFork:
+		return forkMain(o, stdout, stderr)
 	}
+	warnUnreferenced(stderr, env.inherited, o.fds)
 	if err := send(o); err != nil {
 		return sendFailed(stderr, err)
+	}
+	if o.exec != nil {
+		return sendFailed(stderr, execCommand(o.exec))
 	}
 	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gosdnotify/sdnotify"
+	"github.com/gosdnotify/sdnotify/internal/pidfd"
 )
 
 // barrierTimeout is how long send waits for the manager to process the
@@ -42,6 +43,23 @@ func send(o *sendOptions) *sendError {
 	}
 	if o.pid > 0 {
 		list = append(list, entry{text: "MAINPID=" + strconv.Itoa(o.pid)})
+		// As systemd-notify 257+: name the process by its pidfd's inode
+		// too, where the kernel (6.9+) gives pidfds one.
+		if id := pidfd.ID(o.pid); id != 0 {
+			list = append(list, entry{text: sdnotify.MainPIDFDID(id).String()})
+		}
+	}
+	var files []*os.File
+	if len(o.fds) > 0 {
+		var serr *sendError
+		if files, serr = openFDs(o.fds); serr != nil {
+			return serr
+		}
+		defer closeFiles(files)
+		list = append(list, entry{text: "FDSTORE=1", files: files})
+		if o.fdname != nil {
+			list = append(list, entry{text: "FDNAME=" + *o.fdname})
+		}
 	}
 	list = mergeEntries(list, o.args)
 	as, serr := assignments(list)
@@ -89,11 +107,13 @@ func send(o *sendOptions) *sendError {
 	return nil
 }
 
-// entry is one line of the notification, and whether it came from
-// --status (whose text is repaired rather than refused).
+// entry is one line of the notification, whether it came from --status
+// (whose text is repaired rather than refused), and the files of --fd,
+// which go with FDSTORE=1.
 type entry struct {
 	text   string
 	status bool
+	files  []*os.File
 }
 
 // mergeEntries appends the KEY=VALUE arguments to the options' entries as
@@ -112,7 +132,7 @@ func mergeEntries(list []entry, args []string) []entry {
 		replaced := false
 		for i := range list {
 			if len(list[i].text) >= n && list[i].text[:n] == prefix {
-				list[i] = entry{text: a}
+				list[i] = entry{text: a, files: list[i].files}
 				replaced = true
 				break
 			}
@@ -129,9 +149,15 @@ func mergeEntries(list []entry, args []string) []entry {
 func assignments(list []entry) ([]sdnotify.Assignment, *sendError) {
 	var as []sdnotify.Assignment
 	for _, e := range list {
-		if e.status {
+		switch {
+		case e.status:
 			as = append(as, sdnotify.Status(strings.TrimPrefix(e.text, "STATUS=")))
 			continue
+		case e.files != nil && e.text == "FDSTORE=1":
+			as = append(as, sdnotify.FDStore("", e.files...))
+			continue
+		case e.files != nil:
+			return nil, usageError(errnoEINVAL, fmt.Sprintf("%q would replace the FDSTORE=1 that goes with --fd's files, refusing", e.text))
 		}
 		for _, line := range strings.Split(e.text, "\n") {
 			key, value, ok := strings.Cut(line, "=")

@@ -151,3 +151,14 @@ exec env -i container=other TERM=dumb \
 	/lib/systemd/systemd --system --unit=default.target \
 	--log-target=console --log-level=debug --log-color=no --log-location=no --show-status=no
 `
+
+// RootDir returns the directory of the Debian root that .ci/systemd-roots.sh
+// built for version ("257" or "262"), or an error saying why it is not
+// there: for tests that run a program of that systemd on the host, through
+// the root's own dynamic loader.
+func RootDir(version string) (string, error) {
+	if err := rootPreflight(version); err != nil {
+		return "", err
+	}
+	return sysroot(version), nil
+}
