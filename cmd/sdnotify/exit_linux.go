@@ -21,6 +21,7 @@ type verdict struct {
 	desc     string // how the main process ended
 	failMsg  string // why the unit failed, when that is not its exit status
 	failCode int    // run's exit code for that failure
+	note     string // what else the result line says: the main process died of the reload signal
 	// stoppedBy is a signal to run that ended the run (not a forwarded
 	// one): run exits 128+N.
 	stoppedBy syscall.Signal
@@ -44,6 +45,9 @@ func (s *supervisor) mainExited(ws *unix.WaitStatus) {
 	}
 	ready := s.unit.Ready()
 	s.em.emit(&event{Event: "exit", PID: pid, Status: ptr(code), Signal: sig, Message: fmt.Sprintf("main process %d %s", pid, desc)})
+	if ws != nil && ws.Signaled() {
+		s.end.note = s.diedOfReload(pid, ws.Signal())
+	}
 	s.end.result = s.unit.Exited(exit)
 	s.end.code = code
 	s.end.desc = fmt.Sprintf("main process %d %s", pid, desc)
@@ -73,6 +77,8 @@ func (s *supervisor) cleanUp() {
 	msg := fmt.Sprintf("%s: exit %d", s.end.result, s.end.code)
 	if s.end.failMsg != "" {
 		msg += ": " + s.end.failMsg
+	} else if s.end.note != "" {
+		msg += ": " + s.end.note
 	}
 	ev := &event{Event: "result", Reason: s.end.result, ExitCode: ptr(s.end.code)}
 	ev.Message = msg + s.restartSummary(ev)
@@ -80,6 +86,8 @@ func (s *supervisor) cleanUp() {
 	switch {
 	case s.end.failMsg != "":
 		fmt.Fprintf(s.stderr, "sdnotify run: %s (exit %d)\n", s.end.failMsg, s.end.code)
+	case s.end.note != "":
+		fmt.Fprintf(s.stderr, "sdnotify run: %s (exit %d)\n", s.end.note, s.end.code)
 	case s.end.code != 0:
 		fmt.Fprintf(s.stderr, "sdnotify run: %s (exit %d)\n", s.end.desc, s.end.code)
 	}

@@ -131,12 +131,16 @@ func (s *supervisor) carryOut(v *manager.Verdict, d *notifysock.Datagram) {
 func (s *supervisor) onReady(pid int) {
 	s.timers.start = time.Time{}
 	took := time.Since(s.start)
+	refused, note := s.checkReloadSignal()
+	if refused {
+		return
+	}
 	// The ready file first, so that whoever sees the event finds it.
 	var ferr error
 	if s.o.readyFile != "" {
 		ferr = writeReadyFile(s.o.readyFile, s.unit.MainPID)
 	}
-	s.em.emit(&event{Event: "ready", PID: pid, DurationMS: ms(took), Message: fmt.Sprintf("READY=1 %s after start: the unit would be active", round(took))})
+	s.em.emit(&event{Event: "ready", PID: pid, DurationMS: ms(took), Message: fmt.Sprintf("READY=1 %s after start: the unit would be active%s", round(took), note)})
 	if ferr != nil {
 		s.em.emit(&event{Event: "warning", Message: "--ready-file: " + ferr.Error()})
 	}

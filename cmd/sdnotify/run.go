@@ -72,12 +72,24 @@ Flags:
   --type=T            systemd's Type=: notify (default) or notify-reload
                       (systemd 253+), whose reload SIGHUP to sdnotify asks
                       for, as systemctl reload does (see Signals).
+                      At the main process's READY=1, sdnotify reads its
+                      signal masks as systemd 262 does, and warns if it
+                      neither catches nor blocks SIGHUP (ignoring it is not
+                      enough); with --systemd=262 or later, the start fails
+                      (Result=protocol, exit 123). A Go program shows
+                      SIGHUP caught (its runtime catches every signal) but
+                      dies of it unless it called signal.Notify for it:
+                      sdnotify warns if the executable lacks signal.Notify,
+                      else the ready event says that it cannot tell (not
+                      with sdnotify's ServeReloads). A death by a SIGHUP
+                      that sdnotify forwarded is pointed out.
                         sdnotify run --type=notify-reload -- ./mydaemon
   --systemd=V         The systemd version whose verdicts run gives, where
                       they differ: 252 (Debian 12) or 254 (default,
                       bookworm-backports), or a later one, whose keys run
                       knows (RESTART_RESET=, MAINPIDFD=) but whose other
-                      changes it does not model. 252 knows neither
+                      changes it does not model (except 262's check of the
+                      reload signal: see --type). 252 knows neither
                       MONOTONIC_USEC=, NOTIFYACCESS= nor Type=notify-reload,
                       and lets the last of READY=1, RELOADING=1 and
                       STOPPING=1 in a datagram win; 253+ ranks STOPPING=1
@@ -265,7 +277,8 @@ Exit status:
   shell reports it), also after a forwarded signal or STOPPING=1
   123  COMMAND ended cleanly (status 0, or SIGHUP, SIGINT, SIGTERM or SIGPIPE)
        before READY=1: systemd fails such a Type=notify unit with
-       Result=protocol
+       Result=protocol; or, with --type=notify-reload and --systemd=262+,
+       it neither caught nor blocked SIGHUP at READY=1
   124  no READY=1 within --timeout-start: COMMAND was stopped
   125  the watchdog fired (no WATCHDOG=1 in time, or WATCHDOG=trigger)
   126  COMMAND cannot be executed

@@ -50,6 +50,7 @@ type supervisor struct {
 	timers deadlines    // start, stop, watchdog, reload, final
 	reload *reloadTimes // the reload under way, for its report
 	hint   string       // why a notification from a descendant was refused, for the time-out's message
+	rsig   reloadCheck  // the main process and the reload signal (Type=notify-reload)
 	fds    *fdstore.Store
 	end    verdict
 	restartState

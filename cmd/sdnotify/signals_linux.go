@@ -75,6 +75,9 @@ func (s *supervisor) forward(sig syscall.Signal) {
 		reloadErr = s.unit.Reload(mono)
 	}
 	msg := fmt.Sprintf("%s forwarded to main process %d", signalName(sig), s.main.pid)
+	if sig == reloadSignal && s.o.unitType == manager.NotifyReload {
+		s.reloadForwarded()
+	}
 	if err := s.main.signal(sig); err != nil {
 		msg += fmt.Sprintf(": %v", err)
 	}

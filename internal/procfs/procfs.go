@@ -1,7 +1,7 @@
 // Package procfs reads what this module needs of /proc/PID/stat: a
 // process's parent, its state, and the exit status of a zombie, and from
-// them the tree of processes below one. It is the one place that parses
-// /proc here.
+// them the tree of processes below one; and of /proc/PID/status, the
+// signal masks (ReadSignals). It is the one place that parses /proc here.
 package procfs
 
 import (
