@@ -3,21 +3,29 @@
 package main
 
 import (
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gosdnotify/sdnotify/internal/realsystemd"
 )
 
-// TestRealSystemd proves "sdnotify send" under a real systemd manager (252
-// and 254, in private namespaces; skipped without root or without
-// SDNOTIFY_REAL_SYSTEMD=1): in a shell ExecStart=, "sdnotify send --ready"
-// makes a Type=notify unit active as "systemd-notify --ready" does, because
-// it speaks for its parent, the shell, which is the main process.
+// TestRealSystemd proves "sdnotify send" and run's verdicts under a real
+// systemd manager (every version of realsystemd.Versions, in private
+// namespaces; skipped without root or without SDNOTIFY_REAL_SYSTEMD=1):
+// in a shell ExecStart=, "sdnotify send --ready" makes a Type=notify unit
+// active as "systemd-notify --ready" does, because it speaks for its
+// parent, the shell, which is the main process. Under Type=notify-reload
+// (254+) it checks that run's reload-signal check agrees with each
+// manager: 262 refuses a main process that neither catches nor blocks
+// SIGHUP (or ignores it), as run --systemd=262 does, and older ones start
+// it; a Go daemon that never asks for SIGHUP starts everywhere and dies of
+// the first reload, which run says.
 func TestRealSystemd(t *testing.T) {
 	t.Parallel()
-	for _, version := range []string{"252", "254"} {
+	for _, version := range realsystemd.Versions {
 		t.Run(version, func(t *testing.T) {
 			t.Parallel()
 			m := realsystemd.Start(t, version)
@@ -27,8 +35,33 @@ func TestRealSystemd(t *testing.T) {
 				name    string
 				service string
 				want    map[string]string
+				from262 map[string]string // want, from systemd 262 on, where it differs
 				min     int
 				then    func(t *testing.T, unit string)
+			}
+			// The main process of the reload-signal scenarios is perl, not
+			// the shell: dash blocks every signal for a moment as it forks
+			// and waits, and 262, which reads the masks once, then starts
+			// it by chance (seen once in five runs on a busy machine).
+			// Perl's system() blocks SIGCHLD alone.
+			perlReady := func(status string) string {
+				return "exec perl -e \"system(q{" + sdn + "}, q{send}, q{--ready}, q{--status=" + status + "}) == 0 or die; exec q{sleep}, q{infinity}\""
+			}
+			unhandled := perlReady("unhandled")
+			ignored := "trap \"\" HUP; " + perlReady("ignored")
+			// refused is 262's verdict on a main process without a
+			// handler for SIGHUP at READY=1; run must give the same.
+			refused := map[string]string{"ActiveState": "failed", "Result": "protocol"}
+			checkRun := func(t *testing.T, unit, script string) {
+				got := runVerdict(t, m.Major(), script)
+				want := "active"
+				if m.Major() >= 262 {
+					want = "protocol"
+					logLine(t, m, unit+": Main process ", "lacks handler for reload signal HUP")
+				}
+				if got != want {
+					t.Errorf("sdnotify run --systemd=%d: %s; systemd %d: %s", m.Major(), got, m.Major(), want)
+				}
 			}
 			units := []unit{
 				{
@@ -54,7 +87,8 @@ func TestRealSystemd(t *testing.T) {
 				},
 				{
 					// notify-reload (254): --reloading sends MONOTONIC_USEC=
-					// with RELOADING=1, which the manager insists on.
+					// with RELOADING=1, which the manager insists on. The
+					// shell traps SIGHUP: 262 starts it.
 					name: "send-reloading",
 					min:  254,
 					service: "Type=notify-reload\nExecStart=/bin/sh -c 'trap \"" + sdn + " send --reloading --status=reloading; " + sdn + " send --ready --status=reloaded\" HUP; " +
@@ -68,6 +102,48 @@ func TestRealSystemd(t *testing.T) {
 						t.Logf("systemctl reload returned after %v", time.Since(start).Round(time.Millisecond))
 						got := m.WaitProps(t, unit, map[string]string{"ActiveState": "active", "StatusText": "reloaded", "ReloadResult": "success"}, 10*time.Second)
 						t.Logf("after reload: %s", showProps(got))
+					},
+				},
+				{
+					// A process that neither catches nor blocks SIGHUP.
+					name:    "reload-unhandled",
+					min:     254,
+					service: "Type=notify-reload\nExecStart=/bin/sh -c '" + unhandled + "'",
+					want:    map[string]string{"ActiveState": "active", "StatusText": "unhandled"},
+					from262: refused,
+					then:    func(t *testing.T, unit string) { checkRun(t, unit, unhandled) },
+				},
+				{
+					// Ignoring SIGHUP is not enough for 262.
+					name:    "reload-ignored",
+					min:     254,
+					service: "Type=notify-reload\nExecStart=/bin/sh -c '" + strings.ReplaceAll(ignored, `\"`, `\\"`) + "'",
+					want:    map[string]string{"ActiveState": "active", "StatusText": "ignored"},
+					from262: refused,
+					then:    func(t *testing.T, unit string) { checkRun(t, unit, ignored) },
+				},
+				{
+					// A Go daemon that never calls signal.Notify: its
+					// runtime catches SIGHUP, so every manager starts it,
+					// and the first reload kills it (a clean exit for
+					// systemd); systemctl reload fails on 262 only.
+					name:    "reload-go-bare",
+					min:     254,
+					service: "Type=notify-reload\nExecStart=" + reloadGo(t, "bare"),
+					want:    map[string]string{"ActiveState": "active", "SubState": "running"},
+					then: func(t *testing.T, unit string) {
+						out, err := m.Systemctl("reload", unit)
+						if (err != nil) != (m.Major() >= 262) {
+							t.Errorf("systemd %d: systemctl reload: err=%v %s; want it to fail on 262 only", m.Major(), err, strings.TrimSpace(out))
+						}
+						got := m.WaitProps(t, unit, map[string]string{"ActiveState": "inactive", "Result": "success"}, 10*time.Second)
+						t.Logf("after reload: %s", showProps(got))
+						s := startRun(t, "--type=notify-reload", "--systemd="+strconv.Itoa(m.Major()), "--", reloadGo(t, "bare"))
+						s.waitEvent("warning", "is a Go program that never calls signal.Notify", nil)
+						s.waitEvent("ready", "", nil)
+						s.signal(syscall.SIGHUP)
+						s.waitEvent("warning", "died of SIGHUP, the reload signal", nil)
+						s.expectExit(129, "success")
 					},
 				},
 			}
@@ -87,7 +163,11 @@ func TestRealSystemd(t *testing.T) {
 					if err := m.StartUnit(name); err != nil {
 						t.Fatal(err)
 					}
-					got := m.WaitProps(t, name, u.want, 15*time.Second)
+					want := u.want
+					if m.Major() >= 262 && u.from262 != nil {
+						want = u.from262
+					}
+					got := m.WaitProps(t, name, want, 15*time.Second)
 					t.Logf("systemctl show %s: %s", name, showProps(got))
 					if u.then != nil {
 						u.then(t, name)
@@ -106,4 +186,44 @@ func showProps(p map[string]string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// runVerdict runs a shell script as a Type=notify-reload COMMAND under
+// "sdnotify run --systemd=MAJOR", and returns "active" if it started (it
+// is then stopped) or the result's Result= if run refused it.
+func runVerdict(t *testing.T, major int, script string) string {
+	t.Helper()
+	s := startRun(t, "--type=notify-reload", "--systemd="+strconv.Itoa(major), "--timeout-stop=5s", "--", "/bin/sh", "-c", script)
+	deadline := time.Now().Add(10 * time.Second)
+	for !s.has("ready", "") && !s.has("result", "") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sdnotify run: neither ready nor a result within 10s:\n%s", s.stdout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.has("ready", "") {
+		s.signal(syscall.SIGTERM)
+		s.wait()
+		return "active"
+	}
+	s.wait()
+	return s.result().Reason
+}
+
+// logLine waits for a line of the manager's log that has both a and b.
+func logLine(t *testing.T, m *realsystemd.Manager, a, b string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, l := range strings.Split(m.Log(), "\n") {
+			if strings.Contains(l, a) && strings.Contains(l, b) {
+				t.Logf("systemd %d: %s", m.Major(), strings.TrimSpace(l))
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with %q and %q in the manager's log within 5s:\n%s", a, b, m.LogTail(30))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
