@@ -1,7 +1,8 @@
 // Command daemon is a small service that speaks the whole everyday
 // protocol: it reports its status while it starts, says when it is ready,
 // feeds the watchdog if the unit has one, reloads its configuration on
-// SIGHUP as a Type=notify-reload service must, and says when it stops.
+// SIGHUP as a Type=notify-reload service must (with ServeReloads, which
+// catches SIGHUP before it sends READY=1), and says when it stops.
 //
 // Run it under systemd with a unit such as:
 //
@@ -13,13 +14,12 @@
 // or, without systemd, under sdnotify run, which forwards SIGHUP (a reload)
 // and SIGTERM (a stop) to it:
 //
-//	go build -o /tmp/daemon ./examples/daemon && go run ./cmd/sdnotify run --watchdog=1s -- /tmp/daemon
+//	go build -o /tmp/daemon ./examples/daemon && go run ./cmd/sdnotify run --type=notify-reload --watchdog=1s -- /tmp/daemon
 package main
 
 import (
 	"context"
 	"log"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -34,31 +34,31 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 
 	notify(n.Send(sdnotify.Status("Loading configuration")))
 	generation := loadConfig(1)
-	notify(n.Send(sdnotify.Ready(), sdnotify.Statusf("Serving, configuration %d", generation)))
+	notify(n.Send(sdnotify.Statusf("Serving, configuration %d", generation)))
 
 	// Feed the watchdog (if the unit has WatchdogSec=) for as long as the
 	// daemon is healthy.
 	go func() { notify(n.KeepAlive(ctx, &sdnotify.KeepAliveOptions{Healthy: healthy})) }()
 
-	for {
-		select {
-		case <-hup:
-			// Type=notify-reload: RELOADING=1 with MONOTONIC_USEC= first,
-			// READY=1 when the new configuration is in use.
-			notify(n.Send(sdnotify.Reloading()))
-			generation = loadConfig(generation + 1)
-			notify(n.Send(sdnotify.Ready(), sdnotify.Statusf("Serving, configuration %d", generation)))
-		case <-ctx.Done():
-			notify(n.Send(sdnotify.Stopping(), sdnotify.Status("Shutting down")))
-			// ... drain connections, flush buffers ...
-			return
-		}
+	// Type=notify-reload: ServeReloads catches SIGHUP, then sends READY=1;
+	// for each SIGHUP it sends RELOADING=1 with MONOTONIC_USEC=, reloads,
+	// and sends READY=1 when the new configuration is in use; until
+	// SIGTERM. (Catching SIGHUP before READY=1 matters: Go's runtime
+	// would end the daemon on a SIGHUP it did not ask for.)
+	err := n.ServeReloads(ctx, func(context.Context) error {
+		generation = loadConfig(generation + 1)
+		notify(n.Send(sdnotify.Statusf("Serving, configuration %d", generation)))
+		return nil
+	}, &sdnotify.ReloadOptions{Failed: notify})
+	if err != nil {
+		log.Printf("daemon: %v", err) // READY=1 not sent: systemd will time the start out
+		<-ctx.Done()
 	}
+	notify(n.Send(sdnotify.Stopping(), sdnotify.Status("Shutting down")))
+	// ... drain connections, flush buffers ...
 }
 
 func loadConfig(generation int) int {
