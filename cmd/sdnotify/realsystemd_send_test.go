@@ -84,7 +84,7 @@ exec sleep infinity
 					// prints nothing.
 					name: "send-fork",
 					service: "Type=notify\nTimeoutStartSec=20\nExecStart=" + script("fork", `
-child() { echo "sleep 0.3; $SDN send --ready --status=child; exec sleep infinity"; }
+child() { echo "sleep 0.3; $SDN send --no-block --ready --status=child; exec sleep infinity"; }
 pid=$($SDN send --fork -- sh -c "$(child)")
 $SDN send --fork --quiet -- sh -c "$(child)" >$OUT/quiet.out
 $SDN send --ready --status="child $pid ready, quiet: $(wc -c <$OUT/quiet.out) bytes"

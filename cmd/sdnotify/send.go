@@ -69,8 +69,9 @@ Options (systemd-notify's; "--status TEXT" and unambiguous prefixes such as
                     $NOTIFY_SOCKET set to a socket of sdnotify's, its input
                     and output on /dev/null (its standard error stays),
                     print its PID, and exit 0 as soon as it sends READY=1,
-                    leaving it running. Notifications from other processes
-                    are ignored, with a warning; HUP, INT, QUIT, TERM, USR1
+                    leaving it running (so COMMAND should send READY=1
+                    without a barrier: --no-block). Notifications from other
+                    processes are ignored, with a warning; HUP, INT, QUIT, TERM, USR1
                     and USR2 are passed on to COMMAND while sdnotify waits.
                     If COMMAND exits first, sdnotify exits with its status;
                     if a signal kills it, 1 (sending ERRNO=71 upward); if it
@@ -147,9 +148,12 @@ Where sdnotify send differs from systemd-notify 262, on purpose:
   - --fd's files go in the order given (systemd-notify's order is that of
     a hash set), and --exec's command never inherits descriptors of
     sdnotify's own (systemd-notify 262 leaks --pid's pidfd into it);
-  - --fork answers the command's barriers (systemd-notify 262's socket
-    refuses descriptors, so a "systemd-notify --ready" in COMMAND fails
-    its barrier with EPERM, though READY=1 arrived).
+  - --fork answers the barriers COMMAND sends before READY=1
+    (systemd-notify 262's socket refuses descriptors, so that a
+    "systemd-notify --status=..." in COMMAND fails its barrier with EPERM).
+    Send READY=1 itself without a barrier ("sdnotify send --no-block
+    --ready", or sd_notify from a daemon): sdnotify exits as it arrives,
+    so a barrier after it fails.
 `
 
 // sendOptions are the parsed options and arguments of send.

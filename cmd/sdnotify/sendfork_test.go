@@ -116,14 +116,13 @@ func TestSendForkMatchesSystemdNotify262(t *testing.T) {
 	}
 }
 
-// TestSendForkSignals checks that --fork forwards a signal to the command
-// while it waits, and then exits with the command's status.
+// TestSendForkSignals checks that --fork passes a signal on to the command
+// while it waits, and then exits with the command's status. (systemd-notify
+// 262 does too, but not reliably: under load it sometimes dies of the
+// signal itself, before its handlers are set up, so it is not compared.)
 func TestSendForkSignals(t *testing.T) {
 	t.Parallel()
 	senders := []sender{ours()}
-	if real, err := fromRoot("262"); err == nil {
-		senders = append(senders, real)
-	}
 	for _, s := range senders {
 		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1} {
 			dir := t.TempDir()
@@ -135,6 +134,8 @@ func TestSendForkSignals(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// Once the command runs (sdnotify catches the signals before
+			// it starts the command).
 			for commOf(cmd.Process.Pid) != "" {
 				if _, err := os.Stat(started); err == nil {
 					break
@@ -179,20 +180,17 @@ func TestSendForkOutput(t *testing.T) {
 }
 
 // TestSendForkBarrier checks where --fork departs from systemd-notify
-// 262: the command's barriers are answered (262's socket refuses
-// descriptors, so that `systemd-notify --ready` in the command fails).
+// 262: barriers the command sends before READY=1 are answered (262's
+// socket refuses descriptors, so that a `systemd-notify --status=...` in
+// the command fails its barrier with EPERM).
 func TestSendForkBarrier(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	script := toolBin + " send --ready; echo $? >" + dir + "/code; exec sleep 60"
+	script := toolBin + " send --status=loading; echo $? >" + dir + "/code; " + toolBin + " send --no-block --ready; exec sleep 60"
 	c := captureSend(t, ours(), captureOpts{}, "--fork", "--", "sh", "-c", script)
 	forkedPID(t, c.stdout)
-	var code []byte
-	for i := 0; i < 1000 && len(code) == 0; i++ { // the command writes it just after READY=1
-		code, _ = os.ReadFile(dir + "/code")
-		time.Sleep(10 * time.Millisecond)
-	}
+	code, err := os.ReadFile(dir + "/code") // written before READY=1
 	if c.code != 0 || string(code) != "0\n" {
-		t.Errorf("--fork exit %d; the command's `sdnotify send --ready` exited %q (stderr %q)", c.code, code, c.stderr)
+		t.Errorf("--fork exit %d; the command's `sdnotify send --status=loading` exited %q (%v; stderr %q)", c.code, code, err, c.stderr)
 	}
 }
