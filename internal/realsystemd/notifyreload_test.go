@@ -29,9 +29,13 @@ const reloads = 5
 //     on a SIGHUP nobody asked for): the service is inactive with its main
 //     process killed by SIGHUP, which systemd counts as a clean exit.
 //     systemctl reload reports success on 254 and 257, failure on 262.
-//   - reload-shell.service, a shell that neither catches nor blocks
+//   - reload-shell.service, a process that neither catches nor blocks
 //     SIGHUP, shows the check that Go's runtime passes: 262 refuses its
-//     READY=1 (Result=protocol); older managers start it.
+//     READY=1 (Result=protocol); older managers start it. The main process
+//     is systemd-notify, which sends READY=1 and then execs sleep
+//     (--exec): a shell that waited for systemd-notify would block every
+//     signal for a moment while it forks and waits (dash does), and 262,
+//     which reads the masks once, then sometimes starts it.
 func TestNotifyReloadTrap(t *testing.T) {
 	for _, v := range versions {
 		t.Run(v, func(t *testing.T) {
@@ -44,7 +48,7 @@ func TestNotifyReloadTrap(t *testing.T) {
 			m.WriteUnit("reload-helper.service", "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify-reload\nExecStart="+dir+"/testdaemon -mode reload-helper -out "+out+"\n")
 			m.WriteUnit("reload-trap.service", "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify-reload\nExecStart="+dir+"/testdaemon -mode ready -status trap\n")
 			m.WriteUnit("reload-shell.service", "[Unit]\nDefaultDependencies=no\n[Service]\nType=notify-reload\nNotifyAccess=all\nTimeoutStartSec=10\n"+
-				"ExecStart=/bin/sh -c 'systemd-notify --ready --status=shell; exec sleep infinity'\n")
+				"ExecStart=systemd-notify --ready --status=shell --exec \\; -- sleep infinity\n")
 
 			t.Run("helper", func(t *testing.T) {
 				t.Parallel()
