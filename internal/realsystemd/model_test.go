@@ -20,8 +20,8 @@ import (
 	"github.com/gosdnotify/sdnotify/internal/proto"
 )
 
-// TestModelAgrees sends the same datagrams to a real manager (252 and
-// 254) and to the model of it (internal/manager), one after another, to
+// TestModelAgrees sends the same datagrams to a real manager (each of
+// Versions) and to the model of it (internal/manager), one after another, to
 // one Type=notify unit, and compares what each concluded after each one:
 // whether the datagram was dropped, which assignments the manager warned
 // about in its log, and the unit's properties (ActiveState, SubState,
@@ -32,7 +32,7 @@ import (
 func TestModelAgrees(t *testing.T) {
 	type column struct{ real, model []string }
 	cols := map[string]*column{}
-	versions := []string{"252", "254"}
+	versions := Versions
 	for _, v := range versions {
 		cols[v] = &column{}
 		t.Run(v, func(t *testing.T) {
@@ -69,11 +69,23 @@ func TestModelAgrees(t *testing.T) {
 }
 
 // TestModelAgreesNotifyReload: after its reload signal (systemctl
-// reload), a 254 manager waits for RELOADING=1 with a MONOTONIC_USEC= not
-// older than the signal; RELOADING=1 alone, a stale one and READY=1 change
-// nothing until then. The same datagrams go to the model.
+// reload), a manager (254 and later) waits for RELOADING=1 with a
+// MONOTONIC_USEC= not older than the signal; RELOADING=1 alone, a stale one
+// and READY=1 change nothing until then. The same datagrams go to the
+// model.
 func TestModelAgreesNotifyReload(t *testing.T) {
-	m := Start(t, "254")
+	for _, v := range Versions {
+		t.Run(v, func(t *testing.T) {
+			if major, _ := strconv.Atoi(v); major < int(manager.NotifyReloadSince) {
+				t.Skipf("systemd %s has no Type=notify-reload", v)
+			}
+			compareModelReload(t, v)
+		})
+	}
+}
+
+func compareModelReload(t *testing.T, v string) {
+	m := Start(t, v)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +97,7 @@ func TestModelAgreesNotifyReload(t *testing.T) {
 	r := newRelayClient(t, m.Dir())
 	props := m.WaitProp(t, "reload.service", "SubState", "start", 10*time.Second)
 	mainPID, _ := strconv.Atoi(props["MainPID"])
-	unit := &manager.Unit{Version: manager.V254, Type: manager.NotifyReload, Access: proto.AccessMain, MainPID: mainPID}
+	unit := &manager.Unit{Version: manager.Version(m.Major()), Type: manager.NotifyReload, Access: proto.AccessMain, MainPID: mainPID}
 	var begin uint64
 	steps := []struct {
 		data   func() string
@@ -119,11 +131,11 @@ func TestModelAgreesNotifyReload(t *testing.T) {
 		mark := " "
 		if got != want {
 			mark = "≠"
-			t.Errorf("datagram %d %q: systemd 254: %s; the model: %s", i+1, data, got, want)
+			t.Errorf("datagram %d %q: systemd %d: %s; the model: %s", i+1, data, m.Major(), got, want)
 		}
 		fmt.Fprintf(&b, "%d %-40q |%s%-14s | %s\n", i+1, data, mark, got, want)
 	}
-	t.Logf("Type=notify-reload, systemd 254 and the model (SubState after each datagram):\n%s", b.String())
+	t.Logf("Type=notify-reload, systemd %d and the model (SubState after each datagram):\n%s", m.Major(), b.String())
 }
 
 // modelDatagrams are sent in this order, to a unit that starts in
@@ -178,7 +190,7 @@ var modelWarnings = []struct{ log, key string }{
 	{"Failed to parse EXTEND_TIMEOUT_USEC", "EXTEND_TIMEOUT_USEC"},
 	{"Passed WATCHDOG= field is invalid", "WATCHDOG"},
 	{"Failed to parse WATCHDOG_USEC", "WATCHDOG_USEC"},
-	{"Failed to parse MAINPID= field", "MAINPID"},
+	{"Failed to parse MAINPID=", "MAINPID"}, // 257+ puts the value in: "MAINPID=abc field"
 	{"Failed to parse NOTIFYACCESS= field", "NOTIFYACCESS"},
 	{"Failed to parse MONOTONIC_USEC= field", "MONOTONIC_USEC"},
 }
@@ -351,7 +363,14 @@ func init() {
 // as it is to NOTIFY_SOCKET, then a barrier, and answers "ok" (or the
 // error) to the sender.
 func relayMain(dir string) int {
-	signal.Ignore(syscall.SIGHUP)
+	// Catch the reload signal (262 refuses the READY=1 of a notify-reload
+	// service that ignores it), and do nothing on it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+		}
+	}()
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 1
