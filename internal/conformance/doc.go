@@ -9,6 +9,11 @@
 // sender differs from this module on purpose, the tests name the
 // difference and its reason, and assert it.
 //
+// The command-line sender, sdnotify send, is compared the same way with
+// systemd-notify 252, 254 and 262 (262's own binary, from the Debian sid
+// root of internal/realsystemd) in cmd/sdnotify: send_test.go,
+// send262_test.go and sendfork_test.go.
+//
 // Peers that are not installed are skipped; .ci/install-peers.sh installs
 // them from Debian's packages.
 package conformance
