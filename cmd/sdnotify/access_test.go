@@ -19,6 +19,7 @@ func TestRunNotifyAccess(t *testing.T) {
 	t.Parallel()
 	childReady := `spawn:notify:READY=1\nSTATUS=from child;wait`
 	t.Run("main-ignores-child", func(t *testing.T) {
+		requireSubreaper(t)
 		t.Parallel()
 		s := startRun(t, args(flags("--timeout-start=500ms"), daemon(childReady, "wait"))...)
 		s.expectExit(exitTimeout, "timeout")
@@ -34,6 +35,7 @@ func TestRunNotifyAccess(t *testing.T) {
 		s.waitEvent("signal", "and 1 other descendant(s)", nil)
 	})
 	t.Run("all-accepts-child", func(t *testing.T) {
+		requireSubreaper(t)
 		t.Parallel()
 		s := startRun(t, args(flags("--notify-access=all"), daemon(childReady, "onterm:0", "wait"))...)
 		start := s.waitEvent("start", "", nil)
@@ -45,6 +47,7 @@ func TestRunNotifyAccess(t *testing.T) {
 		s.expectExit(0, "success")
 	})
 	t.Run("all-accepts-orphan-and-kills-it-at-the-end", func(t *testing.T) {
+		requireSubreaper(t)
 		t.Parallel()
 		// The grandchild's parent exits at once: it is reparented to
 		// sdnotify (a subreaper), and stays in the tree.
@@ -72,6 +75,7 @@ func TestRunNotifyAccess(t *testing.T) {
 		s.expectExit(143, "success") // SIGTERM is a clean end for systemd
 	})
 	t.Run("notifyaccess-assignment", func(t *testing.T) {
+		requireSubreaper(t)
 		t.Parallel()
 		// NOTIFYACCESS=all from the main process lets the child in, as
 		// systemd 254 does.
@@ -82,6 +86,7 @@ func TestRunNotifyAccess(t *testing.T) {
 		s.expectExit(0, "success")
 	})
 	t.Run("none", func(t *testing.T) {
+		requireQuickStart(t, 300) // ms: --timeout-start, before which COMMAND sends READY=1
 		t.Parallel()
 		s := startRun(t, args(flags("--notify-access=none", "--timeout-start=300ms"), daemon("ready", "wait"))...)
 		s.expectExit(exitTimeout, "timeout")
@@ -106,6 +111,7 @@ func TestRunNotifyAccess(t *testing.T) {
 }
 
 func TestRunMainPID(t *testing.T) {
+	requireQuickStart(t, 50) // ms: the daemon's sleep before MAINPID=
 	t.Parallel()
 	// COMMAND starts a worker, names it in MAINPID= with READY=1, and
 	// exits; the worker is then the main process: SIGTERM goes to it,

@@ -18,6 +18,7 @@ import (
 // not the main process, so NotifyAccess=main ignores its READY=1 and the
 // start times out; run says why and what to do, once.
 func TestRunGoRunHint(t *testing.T) {
+	requireSubreaper(t)
 	t.Parallel()
 	dir := t.TempDir()
 	// A stand-in for the go command: "go run ." builds and starts the

@@ -148,6 +148,7 @@ func TestRunReloadSignalGo(t *testing.T) {
 		{"term", []string{"died-of-reload-signal"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			requireExeSeen(t)
 			t.Parallel()
 			s := startRun(t, "--type=notify-reload", "--systemd=262", "--", reloadGo(t, tc.name))
 			ready := s.waitEvent("ready", "", nil)
@@ -230,6 +231,7 @@ func TestInspectExe(t *testing.T) {
 			t.Errorf("%s: Go version %q", tc.path, g.version)
 		}
 	}
+	requireExeSeen(t) // the executables above were read as files; a live process's needs /proc/PID/exe
 	// Without NOTIFY_SOCKET, bare sends nothing and sleeps.
 	cmd := exec.Command(reloadGo(t, "bare"))
 	cmd.Env = toolEnv()

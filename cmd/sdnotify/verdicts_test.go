@@ -62,6 +62,7 @@ func TestRunReload(t *testing.T) {
 		})
 	}
 	t.Run("ready-without-reloading", func(t *testing.T) {
+		requireQuickStart(t, 300) // ms: --timeout-start, before which COMMAND sends READY=1
 		t.Parallel()
 		s := startRun(t, args(flags("--type=notify-reload", "--timeout-start=300ms"), daemon("onterm:0", "onhup:readyonly", "ready", "wait"))...)
 		s.waitEvent("ready", "", nil)
@@ -72,6 +73,7 @@ func TestRunReload(t *testing.T) {
 		s.expectExit(0, "success")
 	})
 	t.Run("timeout", func(t *testing.T) {
+		requireQuickStart(t, 300) // ms: --timeout-start, before which COMMAND sends READY=1
 		t.Parallel()
 		// No answer to SIGHUP: a reload time-out (ReloadResult=timeout),
 		// and the service runs on.

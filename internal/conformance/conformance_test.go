@@ -725,6 +725,7 @@ func runPeer(t *testing.T, c *pcase, argv []string, p *peer) *run {
 		switch p.name {
 		case goPeerName, libsystemd:
 			argv, dir, cred = setuidCopy(t, argv)
+			requireSetuid(t, p.name, argv, dir, cred)
 		default:
 			if os.Geteuid() != 0 {
 				t.Skip("needs root")
@@ -766,7 +767,7 @@ func rebind(t *testing.T, c *pcase, l **sdnotifytest.Listener, addr string) []*s
 		t.Fatal(err)
 	}
 	msgs := (*l).Messages()
-	(*l).Close()
+	closeListener(t, *l)
 	nl, err := sdnotifytest.Listen(addr)
 	if err != nil {
 		t.Fatal(err)
