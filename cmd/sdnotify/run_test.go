@@ -65,6 +65,7 @@ func TestRunReadyAndStop(t *testing.T) {
 
 // TestRunTextOutput checks the text format: a time, the event, details.
 func TestRunTextOutput(t *testing.T) {
+	requireSubreaper(t)
 	t.Parallel()
 	code, stdout, stderr := runTool(t, toolEnv(), args(flags("run"), daemon("status:two words", "ready", "exit:0"))...)
 	if code != 0 || stderr != "" {
@@ -123,6 +124,7 @@ func TestRunTimeoutStart(t *testing.T) {
 func TestRunTimeoutStop(t *testing.T) {
 	t.Parallel()
 	t.Run("after-start-timeout", func(t *testing.T) {
+		requireQuickStart(t, 200) // ms: --timeout-start, before which COMMAND ignores SIGTERM
 		t.Parallel()
 		s := startRun(t, args(flags("--timeout-start=200ms", "--timeout-stop=200ms"), daemon("ignore:TERM", "wait"))...)
 		s.expectExit(exitTimeout, "timeout")
@@ -146,6 +148,7 @@ func TestRunTimeoutStop(t *testing.T) {
 func TestRunExtendTimeout(t *testing.T) {
 	t.Parallel()
 	t.Run("extended", func(t *testing.T) {
+		requireQuickStart(t, 250) // ms: --timeout-start, before which COMMAND sends EXTEND_TIMEOUT_USEC=
 		t.Parallel()
 		s := startRun(t, args(flags("--timeout-start=250ms"), daemon("extend:700ms", "sleep:450ms", "ready", "exit:0"))...)
 		s.expectExit(0, "success")
@@ -153,6 +156,7 @@ func TestRunExtendTimeout(t *testing.T) {
 		s.waitEvent("ready", "", nil)
 	})
 	t.Run("not-enough", func(t *testing.T) {
+		requireQuickStart(t, 250) // ms: --timeout-start, before which COMMAND sends EXTEND_TIMEOUT_USEC=
 		t.Parallel()
 		s := startRun(t, args(flags("--timeout-start=250ms"), daemon("extend:400ms", "sleep:1s", "ready", "exit:0"))...)
 		start := time.Now()
@@ -162,6 +166,7 @@ func TestRunExtendTimeout(t *testing.T) {
 		}
 	})
 	t.Run("never-shortens", func(t *testing.T) {
+		requireQuickStart(t, 300) // ms: --timeout-start less the daemon's sleep before READY=1
 		t.Parallel()
 		// EXTEND_TIMEOUT_USEC only ever moves a deadline later.
 		s := startRun(t, args(flags("--timeout-start=600ms"), daemon("extend:50ms", "sleep:300ms", "ready", "exit:0"))...)
@@ -343,6 +348,7 @@ func TestRunSignals(t *testing.T) {
 		s.waitEvent("exit", "killed by SIGINT", nil)
 	})
 	t.Run("sighup-before-ready", func(t *testing.T) {
+		requireQuickStart(t, 100) // ms: the sleep before SIGHUP
 		t.Parallel()
 		s := startRun(t, args(flags(), daemon("onhup:reload", "sleep:300ms", "ready", "exit:0"))...)
 		s.waitEvent("start", "", nil)
@@ -360,7 +366,7 @@ func TestRunReadyFile(t *testing.T) {
 	if err := os.WriteFile(rf, []byte("stale\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startRun(t, args(flags("--ready-file="+rf), daemon("sleep:400ms", "ready", "onterm:0", "wait"))...)
+	s := startRun(t, args(flags("--ready-file="+rf), daemon("sleep:400ms", "onterm:0", "ready", "wait"))...)
 	start := s.waitEvent("start", "", nil)
 	if _, err := os.Stat(rf); err == nil {
 		t.Errorf("the stale ready file is still there after start")

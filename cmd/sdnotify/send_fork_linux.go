@@ -49,9 +49,20 @@ func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sdnotify send: --fork: %v\n", err)
 		return 1
 	}
+	// Found and executable, checked before the fork: a failed exec then
+	// cannot happen in the child (short of a race), which qemu-user, for
+	// one, sometimes deadlocks on.
+	if _, err := exec.LookPath(o.exec[0]); err != nil && !errors.Is(err, exec.ErrDot) {
+		null.Close()
+		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), err)
+		return exitExec
+	}
 	cmd := exec.Command(o.exec[0], o.exec[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, os.Stderr
 	cmd.Env = append(withoutEnv(os.Environ(), "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+sock.Addr)
+	if errors.Is(cmd.Err, exec.ErrDot) {
+		cmd.Err = nil // as execvp, which runs it from the current directory
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forkSignals...)
 	defer signal.Stop(sigs)
