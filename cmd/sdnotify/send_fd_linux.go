@@ -101,5 +101,15 @@ func execCommand(argv []string) *sendError {
 	if errors.Is(err, exec.ErrNotFound) {
 		errno = errnoENOENT
 	}
-	return &sendError{errno, fmt.Sprintf("Failed to execute command line %q: %v", strings.Join(argv, " "), err), false}
+	return &sendError{errno, fmt.Sprintf("Failed to execute command line %q: %v", strings.Join(argv, " "), lookError(err)), false}
+}
+
+// lookError is err without os/exec's repetition of the command's name,
+// which the message around it gives.
+func lookError(err error) error {
+	var ee *exec.Error
+	if errors.As(err, &ee) {
+		return ee.Err
+	}
+	return err
 }

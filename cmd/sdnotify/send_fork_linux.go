@@ -54,7 +54,7 @@ func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
 	// one, sometimes deadlocks on.
 	if _, err := exec.LookPath(o.exec[0]); err != nil && !errors.Is(err, exec.ErrDot) {
 		null.Close()
-		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), err)
+		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), lookError(err))
 		return exitExec
 	}
 	cmd := exec.Command(o.exec[0], o.exec[1:]...)
@@ -69,7 +69,7 @@ func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
 	err = cmd.Start()
 	null.Close()
 	if err != nil {
-		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), err)
+		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), lookError(err))
 		return exitExec
 	}
 	pid := cmd.Process.Pid
