@@ -3,6 +3,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +20,9 @@ import (
 // namespaces; skipped without root or without SDNOTIFY_REAL_SYSTEMD=1):
 // in a shell ExecStart=, "sdnotify send --ready" makes a Type=notify unit
 // active as "systemd-notify --ready" does, because it speaks for its
-// parent, the shell, which is the main process. Under Type=notify-reload
+// parent, the shell, which is the main process; the options of
+// systemd-notify 262 (--exec, --fd/--fdname, --fork/--quiet) work in
+// units as they do there. Under Type=notify-reload
 // (254+) it checks that run's reload-signal check agrees with each
 // manager: 262 refuses a main process that neither catches nor blocks
 // SIGHUP (or ignores it), as run --systemd=262 does, and older ones start
@@ -63,6 +68,15 @@ func TestRealSystemd(t *testing.T) {
 					t.Errorf("sdnotify run --systemd=%d: %s; systemd %d: %s", m.Major(), got, m.Major(), want)
 				}
 			}
+			// script writes a shell script for a unit into the manager's
+			// directory, and returns the ExecStart= that runs it.
+			script := func(name, body string) string {
+				p := filepath.Join(m.Dir(), name+".sh")
+				if err := os.WriteFile(p, []byte("set -e\nSDN="+sdn+"\nOUT="+m.Dir()+"\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return "/bin/sh " + p
+			}
 			units := []unit{
 				{
 					name:    "send-ready",
@@ -83,6 +97,68 @@ func TestRealSystemd(t *testing.T) {
 					want:    map[string]string{"ActiveState": "failed", "Result": "timeout"},
 					then: func(t *testing.T, unit string) {
 						m.WaitLog(t, "reception only permitted for main PID", 5*time.Second)
+					},
+				},
+				{
+					// --exec: sdnotify, the main process (its parent is the
+					// manager, so it speaks for itself), becomes sleep.
+					name:    "send-exec",
+					service: "Type=notify\nExecStart=" + sdn + " send --ready --status=exec --exec \\; -- sleep infinity",
+					want:    map[string]string{"ActiveState": "active", "SubState": "running", "StatusText": "exec"},
+					then: func(t *testing.T, unit string) {
+						pid := m.Show(unit, "MainPID")["MainPID"]
+						if out, err := m.Run("cat", "/proc/"+pid+"/comm"); err != nil || strings.TrimSpace(out) != "sleep" {
+							t.Errorf("MainPID %s is %q (%v), want sleep, the command of --exec", pid, out, err)
+						}
+					},
+				},
+				{
+					// --fd/--fdname from the shell: the file is in the fd
+					// store, and comes back by its name after a restart.
+					name: "send-fd",
+					service: "Type=notify\nFileDescriptorStoreMax=4\nExecStart=" + script("fd", `
+if [ -n "$LISTEN_FDNAMES" ]; then
+	echo "$LISTEN_FDS $LISTEN_FDNAMES" >$OUT/fd.out
+	$SDN send --ready --status=restored
+else
+	exec 3</dev/null
+	$SDN send --fd=3 --fdname=kept
+	exec 3<&-
+	$SDN send --ready --status=stored
+fi
+exec sleep infinity
+`),
+					want: map[string]string{"ActiveState": "active", "StatusText": "stored", "NFileDescriptorStore": "1"},
+					then: func(t *testing.T, unit string) {
+						if out, err := m.Systemctl("restart", unit); err != nil {
+							t.Fatalf("systemctl restart: %v: %s", err, out)
+						}
+						m.WaitProps(t, unit, map[string]string{"ActiveState": "active", "StatusText": "restored"}, 10*time.Second)
+						if b, err := os.ReadFile(filepath.Join(m.Dir(), "fd.out")); err != nil || string(b) != "1 kept\n" {
+							t.Errorf("after the restart, LISTEN_FDS and LISTEN_FDNAMES were %q (%v), want \"1 kept\"", b, err)
+						}
+					},
+				},
+				{
+					// --fork: the shell waits until its own child is ready,
+					// then is ready itself with the child's PID; --quiet
+					// prints nothing.
+					name: "send-fork",
+					service: "Type=notify\nTimeoutStartSec=20\nExecStart=" + script("fork", `
+child() { echo "sleep 0.3; $SDN send --no-block --ready --status=child; exec sleep infinity"; }
+pid=$($SDN send --fork -- sh -c "$(child)")
+$SDN send --fork --quiet -- sh -c "$(child)" >$OUT/quiet.out
+$SDN send --ready --status="child $pid ready, quiet: $(wc -c <$OUT/quiet.out) bytes"
+exec sleep infinity
+`),
+					want: map[string]string{"ActiveState": "active", "SubState": "running"},
+					then: func(t *testing.T, unit string) {
+						status := m.Show(unit, "StatusText")["StatusText"]
+						var pid int
+						var quiet string
+						if _, err := fmt.Sscanf(status, "child %d ready, quiet: %s bytes", &pid, &quiet); err != nil || pid <= 1 || quiet != "0" {
+							t.Errorf("StatusText=%q; want the forked child's PID, and no output from --quiet", status)
+						}
 					},
 				},
 				{
