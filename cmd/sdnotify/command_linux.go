@@ -51,7 +51,7 @@ func resolveCommand(name string) (string, int, error) {
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return "", exitNotFound, fmt.Errorf("%s: command not found", name)
 	}
-	return "", exitNoExec, fmt.Errorf("%s: cannot execute: %v", name, unwrapAll(err))
+	return "", exitNoExec, fmt.Errorf("%s: cannot execute: %w", name, unwrapAll(err))
 }
 
 func unwrapAll(err error) error {

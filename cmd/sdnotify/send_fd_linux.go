@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strconv"
@@ -88,28 +86,17 @@ func closeFiles(files []*os.File) {
 }
 
 // execCommand replaces sdnotify with argv, looked up in PATH as execvp(3)
-// does, once the notification is sent: --exec. It returns only on failure.
+// does (run's resolveCommand), once the notification is sent: --exec. It
+// returns only on failure.
 func execCommand(argv []string) *sendError {
-	path, err := exec.LookPath(argv[0])
-	if errors.Is(err, exec.ErrDot) {
-		err = nil // execvp runs it from the current directory too
+	path, code, err := resolveCommand(argv[0])
+	if err != nil {
+		errno := errnoOf(err)
+		if code == exitNotFound {
+			errno = errnoENOENT
+		}
+		return &sendError{errno, "--exec: " + err.Error(), false}
 	}
-	if err == nil {
-		err = syscall.Exec(path, argv, os.Environ())
-	}
-	errno := errnoOf(err)
-	if errors.Is(err, exec.ErrNotFound) {
-		errno = errnoENOENT
-	}
-	return &sendError{errno, fmt.Sprintf("Failed to execute command line %q: %v", strings.Join(argv, " "), lookError(err)), false}
-}
-
-// lookError is err without os/exec's repetition of the command's name,
-// which the message around it gives.
-func lookError(err error) error {
-	var ee *exec.Error
-	if errors.As(err, &ee) {
-		return ee.Err
-	}
-	return err
+	err = syscall.Exec(path, argv, os.Environ())
+	return &sendError{errnoOf(err), fmt.Sprintf("--exec: Failed to execute %q: %v", strings.Join(argv, " "), err), false}
 }

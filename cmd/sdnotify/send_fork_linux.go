@@ -38,6 +38,14 @@ const forkEnd = "X_SDNOTIFY_FORK_END=1"
 // exits 0 as soon as the command sends READY=1, leaving it running. If the
 // command exits first, forkMain exits with its status; if it is killed, 1.
 func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
+	// Found and executable, checked before the fork: a failed exec then
+	// cannot happen in the child (short of a race), which qemu-user, for
+	// one, sometimes deadlocks on.
+	path, _, err := resolveCommand(o.exec[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "sdnotify send: --fork: %v\n", err)
+		return exitExec
+	}
 	sock, err := notifysock.Listen("@")
 	if err != nil {
 		fmt.Fprintf(stderr, "sdnotify send: --fork: %v\n", err)
@@ -49,19 +57,11 @@ func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sdnotify send: --fork: %v\n", err)
 		return 1
 	}
-	// Found and executable, checked before the fork: a failed exec then
-	// cannot happen in the child (short of a race), which qemu-user, for
-	// one, sometimes deadlocks on.
-	if _, err := exec.LookPath(o.exec[0]); err != nil && !errors.Is(err, exec.ErrDot) {
-		null.Close()
-		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), lookError(err))
-		return exitExec
-	}
-	cmd := exec.Command(o.exec[0], o.exec[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, os.Stderr
-	cmd.Env = append(withoutEnv(os.Environ(), "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+sock.Addr)
-	if errors.Is(cmd.Err, exec.ErrDot) {
-		cmd.Err = nil // as execvp, which runs it from the current directory
+	cmd := &exec.Cmd{
+		Path:  path,
+		Args:  o.exec,
+		Env:   append(withoutEnv(os.Environ(), "NOTIFY_SOCKET"), "NOTIFY_SOCKET="+sock.Addr),
+		Stdin: null, Stdout: null, Stderr: os.Stderr,
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forkSignals...)
@@ -69,7 +69,7 @@ func forkMain(o *sendOptions, stdout, stderr io.Writer) int {
 	err = cmd.Start()
 	null.Close()
 	if err != nil {
-		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), lookError(err))
+		fmt.Fprintf(stderr, "sdnotify send: --fork: Failed to execute %q: %v\n", strings.Join(o.exec, " "), err)
 		return exitExec
 	}
 	pid := cmd.Process.Pid
