@@ -170,11 +170,9 @@ func whichFiles(got, passed []*os.File) string {
 	var names []string
 	for _, g := range got {
 		name := "?"
-		var gs unix.Stat_t
-		if unix.Fstat(int(g.Fd()), &gs) == nil {
+		if gi, err := g.Stat(); err == nil {
 			for i, p := range passed {
-				var ps unix.Stat_t
-				if unix.Fstat(int(p.Fd()), &ps) == nil && ps.Dev == gs.Dev && ps.Ino == gs.Ino {
+				if pi, err := p.Stat(); err == nil && os.SameFile(gi, pi) {
 					name = strconv.Itoa(i)
 				}
 			}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosdnotify/sdnotify/internal/procfs"
 )
 
 // forkChild is a command for --fork that sends READY=1 (without a barrier,
@@ -33,19 +35,11 @@ func forkedPID(t *testing.T, stdout string) int {
 	return pid
 }
 
-// commOf returns the command name of process pid, "" if it is gone or a
-// zombie (which runs no more).
-func commOf(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open || strings.HasPrefix(s[end+1:], " Z") {
-		return ""
-	}
-	return s[open+1 : end]
+// running reports whether process pid runs: it exists and is not a
+// zombie.
+func running(pid int) bool {
+	st, err := procfs.ReadStat(pid)
+	return err == nil && !st.Zombie()
 }
 
 // TestSendForkMatchesSystemdNotify262 runs --fork with sdnotify send and
@@ -89,8 +83,8 @@ func TestSendForkMatchesSystemdNotify262(t *testing.T) {
 				case tc.ready && quiet && c.stdout != "":
 					t.Errorf("%s %q: printed %q", s.name, tc.args, c.stdout)
 				case tc.ready && !quiet:
-					if pid := forkedPID(t, c.stdout); commOf(pid) == "" {
-						t.Errorf("%s %q: the command (%d) is not running: %q", s.name, tc.args, pid, commOf(pid))
+					if pid := forkedPID(t, c.stdout); !running(pid) {
+						t.Errorf("%s %q: the command (%d) is not running", s.name, tc.args, pid)
 					}
 				}
 				// Upward, only ERRNO=71 for a command killed before it is
@@ -136,7 +130,7 @@ func TestSendForkSignals(t *testing.T) {
 			}
 			// Once the command runs (sdnotify catches the signals before
 			// it starts the command).
-			for commOf(cmd.Process.Pid) != "" {
+			for running(cmd.Process.Pid) {
 				if _, err := os.Stat(started); err == nil {
 					break
 				}
@@ -171,7 +165,7 @@ func TestSendForkOutput(t *testing.T) {
 		t.Fatalf("%v (stderr %q)", err, stderr)
 	}
 	pid := forkedPID(t, string(out))
-	if commOf(pid) == "" {
+	if !running(pid) {
 		t.Errorf("the command (%d) is not running", pid)
 	}
 	if !strings.Contains(stderr, "to-stderr") || strings.Contains(stderr+string(out), "to-stdout") {
