@@ -117,7 +117,7 @@ func steadySignals(pid int) (procfs.Signals, bool) {
 		}
 		var err error
 		sigs, err = procfs.ReadSignals(pid)
-		if err != nil || sigs.State == 'Z' || sigs.State == 'X' {
+		if err != nil || sigs.Zombie() {
 			return sigs, false
 		}
 		if procfs.Has(sigs.Caught, int(reloadSignal)) || !procfs.Has(sigs.Blocked, int(reloadSignal)) {

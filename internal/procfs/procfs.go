@@ -25,7 +25,11 @@ type Stat struct {
 }
 
 // Zombie reports whether the process has exited and waits to be reaped.
-func (s Stat) Zombie() bool { return s.State == 'Z' || s.State == 'X' }
+func (s Stat) Zombie() bool { return exited(s.State) }
+
+// exited reports whether a process in state (/proc/PID/stat's and
+// status's letter) has exited: a zombie, or dead.
+func exited(state byte) bool { return state == 'Z' || state == 'X' }
 
 // errFormat reports a stat file that does not read as expected.
 var errFormat = errors.New("procfs: unexpected format of /proc/PID/stat")

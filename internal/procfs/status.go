@@ -19,6 +19,10 @@ type Signals struct {
 	Caught  uint64 // SigCgt: with a handler installed, for the whole process
 }
 
+// Zombie reports whether the process has exited, so that its masks mean
+// nothing.
+func (s Signals) Zombie() bool { return exited(s.State) }
+
 // Has reports whether signal sig (1 to 64) is in mask.
 func Has(mask uint64, sig int) bool {
 	return sig >= 1 && sig <= 64 && mask&(1<<(sig-1)) != 0
