@@ -116,33 +116,30 @@ func TestSendForkMatchesSystemdNotify262(t *testing.T) {
 // signal itself, before its handlers are set up, so it is not compared.)
 func TestSendForkSignals(t *testing.T) {
 	t.Parallel()
-	senders := []sender{ours()}
-	for _, s := range senders {
-		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1} {
-			dir := t.TempDir()
-			started := filepath.Join(dir, "started")
-			script := fmt.Sprintf(`trap 'echo got >%s/got; exit 3' %s; touch %s; while :; do sleep 0.05; done`, dir, strings.TrimPrefix(signalName(sig), "SIG"), started)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			cmd := exec.CommandContext(ctx, s.argv[0], append(s.argv[1:], "--fork", "-q", "--", "sh", "-c", script)...)
-			cmd.Env = toolEnv(s.env...)
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1} {
+		dir := t.TempDir()
+		started := filepath.Join(dir, "started")
+		script := fmt.Sprintf(`trap 'echo got >%s/got; exit 3' %s; touch %s; while :; do sleep 0.05; done`, dir, strings.TrimPrefix(signalName(sig), "SIG"), started)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		cmd := exec.CommandContext(ctx, toolBin, "send", "--fork", "-q", "--", "sh", "-c", script)
+		cmd.Env = toolEnv()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Once the command runs (sdnotify catches the signals before it
+		// starts the command).
+		for running(cmd.Process.Pid) {
+			if _, err := os.Stat(started); err == nil {
+				break
 			}
-			// Once the command runs (sdnotify catches the signals before
-			// it starts the command).
-			for running(cmd.Process.Pid) {
-				if _, err := os.Stat(started); err == nil {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			cmd.Process.Signal(sig)
-			cmd.Wait()
-			cancel()
-			got, _ := os.ReadFile(filepath.Join(dir, "got"))
-			if code := cmd.ProcessState.ExitCode(); code != 3 || string(got) != "got\n" {
-				t.Errorf("%s --fork, %v while waiting: exit %d, the command's trap wrote %q; want exit 3 and \"got\"", s.name, sig, code, got)
-			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(sig)
+		cmd.Wait()
+		cancel()
+		got, _ := os.ReadFile(filepath.Join(dir, "got"))
+		if code := cmd.ProcessState.ExitCode(); code != 3 || string(got) != "got\n" {
+			t.Errorf("sdnotify send --fork, %v while waiting: exit %d, the command's trap wrote %q; want exit 3 and \"got\"", sig, code, got)
 		}
 	}
 }
