@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 const sendUsage = `Usage:
@@ -188,7 +189,7 @@ func managerPIDFromEnv(stderr io.Writer) int {
 }
 
 func sendMain(args []string, stdout, stderr io.Writer) int {
-	env := sendEnv{ppid: os.Getppid(), self: os.Getpid(), managerPID: managerPIDFromEnv(stderr), inherited: inheritedFDs()}
+	env := sendEnv{ppid: os.Getppid(), self: os.Getpid(), managerPID: managerPIDFromEnv(stderr), inherited: sync.OnceValue(inheritedFDs)}
 	o, perr := parseSend(args, env)
 	if perr != nil {
 		return sendFailed(stderr, perr)
@@ -210,7 +211,9 @@ func sendMain(args []string, stdout, stderr io.Writer) int {
 	case actionFork:
 		return forkMain(o, stdout, stderr)
 	}
-	warnUnreferenced(stderr, env.inherited, o.fds)
+	if len(o.fds) > 0 {
+		warnUnreferenced(stderr, env.inheritedFDs(), o.fds)
+	}
 	if err := send(o); err != nil {
 		return sendFailed(stderr, err)
 	}

@@ -34,12 +34,9 @@ func inheritedFDs() map[int]bool {
 	return fds
 }
 
-// warnUnreferenced warns, as systemd-notify does, when --fd is given and
-// more descriptors were inherited than it names.
+// warnUnreferenced warns, as systemd-notify does, when more descriptors
+// were inherited than --fd names.
 func warnUnreferenced(stderr io.Writer, inherited map[int]bool, named []int) {
-	if len(named) == 0 {
-		return
-	}
 	var rest []int
 	for fd := range inherited {
 		if !slices.Contains(named, fd) {

@@ -98,10 +98,19 @@ func lookupOpt(name string) (longOpt, *sendError) {
 
 // sendEnv is what parseSend needs to know of the process: the parent's and
 // our own PID, $MANAGERPID's (0 if none), and which descriptors from 3 on
-// were inherited (open, not close-on-exec), those --fd may name.
+// were inherited (open, not close-on-exec), those --fd may name: asked
+// only for --fd, since it reads /proc (nil: none).
 type sendEnv struct {
 	ppid, self, managerPID int
-	inherited              map[int]bool
+	inherited              func() map[int]bool
+}
+
+// inheritedFDs returns env.inherited's answer.
+func (env sendEnv) inheritedFDs() map[int]bool {
+	if env.inherited == nil {
+		return nil
+	}
+	return env.inherited()
 }
 
 // parseSend parses send's arguments as systemd-notify's getopt_long loop
@@ -207,7 +216,7 @@ func parseSend(args []string, env sendEnv) (*sendOptions, *sendError) {
 			}
 			o.uid, o.gid = uid, gid
 		case "fd":
-			fd, serr := parseFD(value, env.inherited, taken)
+			fd, serr := parseFD(value, env.inheritedFDs(), taken)
 			if serr != nil {
 				return nil, serr
 			}
